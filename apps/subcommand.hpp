@@ -1,0 +1,25 @@
+#pragma once
+// Each subcommand lives in its own cmd_<name>.cpp: it registers its options on the parent CLI
+// and returns the function main() runs when that subcommand was chosen.
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+#include "apps/exit_code.hpp"
+
+namespace statestream::apps {
+
+struct Subcommand {
+    CLI::App* cli = nullptr;
+    std::function<ExitCode()> run;
+};
+
+Subcommand add_info_command(CLI::App& parent);
+Subcommand add_devices_command(CLI::App& parent);
+// enhance, transcribe, forecast, batch, bench: registered with their help text; running one
+// says plainly that this build does not have it yet.
+Subcommand add_planned_command(CLI::App& parent, const char* name, const char* description,
+                               const char* arriving_with);
+
+}  // namespace statestream::apps

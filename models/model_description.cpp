@@ -1,0 +1,230 @@
+#include "models/model_description.hpp"
+
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "models/model_file_error.hpp"
+
+namespace statestream::models {
+
+namespace {
+
+using Json = nlohmann::json;
+
+// Limits far above any model we ship; they exist so that a hostile file cannot make the loader
+// compute sizes that overflow or allocate gigabytes of state per stream.
+constexpr std::uint32_t kMaxFeatureDim = 65536;
+constexpr std::uint32_t kMaxModelDim = 16384;
+constexpr std::size_t kMaxLayers = 256;
+constexpr std::uint32_t kMaxStateDim = 1024;
+constexpr std::uint32_t kMaxExpand = 8;
+constexpr std::uint32_t kMaxConvTaps = 16;
+
+const char* const kReexportHint = " Re-export the model (docs/model_format.md).";
+
+class MetadataReader {
+public:
+    MetadataReader(const std::map<std::string, std::string>& metadata, const std::string& source)
+        : metadata_(metadata), source_(source) {}
+
+    [[noreturn]] void fail(const std::string& where, const std::string& problem) const {
+        throw ModelFileError(source_, "__metadata__." + where + " " + problem);
+    }
+
+    const std::string& text(const std::string& key) const {
+        const auto it = metadata_.find(key);
+        if (it == metadata_.end()) {
+            throw ModelFileError(source_, "has no \"" + key + "\" in __metadata__: not a "
+                                          "statestream model (docs/model_format.md)." +
+                                          kReexportHint);
+        }
+        return it->second;
+    }
+
+    Json document(const std::string& key) const {
+        const std::string& value = text(key);
+        try {
+            Json parsed = Json::parse(value);
+            if (!parsed.is_object()) fail(key, "is not a JSON object.");
+            return parsed;
+        } catch (const Json::parse_error& error) {
+            fail(key, std::string("is not valid JSON: ") + error.what());
+        }
+    }
+
+    std::uint32_t integer(const Json& object, const std::string& where, const char* field,
+                          std::uint32_t low, std::uint32_t high) const {
+        const std::string path = where + "." + field;
+        const auto it = object.find(field);
+        if (it == object.end()) fail(path, "is missing.");
+        if (!it->is_number_unsigned() || it->get<std::uint64_t>() < low ||
+            it->get<std::uint64_t>() > high) {
+            fail(path, "is " + it->dump() + ", expected an integer in " + std::to_string(low) +
+                           ".." + std::to_string(high) + ".");
+        }
+        return static_cast<std::uint32_t>(it->get<std::uint64_t>());
+    }
+
+    std::string string_field(const Json& object, const std::string& where, const char* field,
+                             bool required) const {
+        const auto it = object.find(field);
+        if (it == object.end()) {
+            if (required) fail(where + "." + field, "is missing.");
+            return {};
+        }
+        if (!it->is_string()) fail(where + "." + field, "is " + it->dump() + ", expected a string.");
+        return it->get<std::string>();
+    }
+
+private:
+    const std::map<std::string, std::string>& metadata_;
+    const std::string& source_;
+};
+
+Task parse_task(const MetadataReader& reader) {
+    const std::string& name = reader.text("task");
+    if (name == "test") return Task::kTest;
+    if (name == "enhance") return Task::kEnhance;
+    if (name == "transcribe") return Task::kTranscribe;
+    if (name == "forecast") return Task::kForecast;
+    reader.fail("task", "is \"" + name + "\", expected one of test, enhance, transcribe, forecast.");
+}
+
+FrontendSpec parse_frontend(const MetadataReader& reader) {
+    const Json doc = reader.document("frontend");
+    FrontendSpec spec;
+    const std::string type = reader.string_field(doc, "frontend", "type", true);
+    if (type == "none") spec.type = FrontendType::kNone;
+    else if (type == "log_mel") spec.type = FrontendType::kLogMel;
+    else if (type == "stft_bands") spec.type = FrontendType::kStftBands;
+    else if (type == "ticks") spec.type = FrontendType::kTicks;
+    else reader.fail("frontend.type", "is \"" + type + "\", expected none, log_mel, stft_bands or ticks.");
+
+    if (spec.type == FrontendType::kLogMel || spec.type == FrontendType::kStftBands) {
+        spec.sample_rate_hz = reader.integer(doc, "frontend", "sample_rate_hz", 8000, 192000);
+        spec.window_samples = reader.integer(doc, "frontend", "window_samples", 16, 65536);
+        spec.hop_samples = reader.integer(doc, "frontend", "hop_samples", 1, spec.window_samples);
+        spec.n_bands = reader.integer(doc, "frontend", "n_bands", 1, 1024);
+    }
+    return spec;
+}
+
+Mamba2Spec parse_mamba2(const MetadataReader& reader, const Json& layer, const std::string& where,
+                        std::uint32_t d_model) {
+    Mamba2Spec spec;
+    spec.d_state = reader.integer(layer, where, "d_state", 1, kMaxStateDim);
+    spec.head_dim = reader.integer(layer, where, "head_dim", 1, kMaxStateDim);
+    spec.expand = reader.integer(layer, where, "expand", 1, kMaxExpand);
+    spec.d_conv = reader.integer(layer, where, "d_conv", 1, kMaxConvTaps);
+    spec.n_groups = reader.integer(layer, where, "n_groups", 1, kMaxStateDim);
+    const Mamba2Dims dims = mamba2_dims(spec, d_model);
+    if (dims.d_inner % spec.head_dim != 0) {
+        reader.fail(where + ".head_dim", "is " + std::to_string(spec.head_dim) +
+                                             ", which does not divide d_inner = expand * d_model = " +
+                                             std::to_string(dims.d_inner) + ".");
+    }
+    if (dims.n_heads % spec.n_groups != 0) {
+        reader.fail(where + ".n_groups", "is " + std::to_string(spec.n_groups) +
+                                             ", which does not divide n_heads = " +
+                                             std::to_string(dims.n_heads) + ".");
+    }
+    return spec;
+}
+
+Architecture parse_architecture(const MetadataReader& reader) {
+    const Json doc = reader.document("architecture");
+    Architecture arch;
+    arch.input_dim = reader.integer(doc, "architecture", "input_dim", 1, kMaxFeatureDim);
+    arch.d_model = reader.integer(doc, "architecture", "d_model", 1, kMaxModelDim);
+    arch.output_dim = reader.integer(doc, "architecture", "output_dim", 1, kMaxFeatureDim);
+    if (const auto eps = doc.find("norm_eps"); eps != doc.end()) {
+        if (!eps->is_number() || !std::isfinite(eps->get<double>()) || eps->get<double>() <= 0.0 ||
+            eps->get<double>() >= 1.0) {
+            reader.fail("architecture.norm_eps", "is " + eps->dump() + ", expected a number in (0, 1).");
+        }
+        arch.norm_eps = eps->get<double>();
+    }
+    const auto layers = doc.find("layers");
+    if (layers == doc.end() || !layers->is_array() || layers->empty() ||
+        layers->size() > kMaxLayers) {
+        reader.fail("architecture.layers", "must be an array of 1.." + std::to_string(kMaxLayers) +
+                                               " layer objects.");
+    }
+    for (std::size_t i = 0; i < layers->size(); ++i) {
+        const std::string where = "architecture.layers[" + std::to_string(i) + "]";
+        const Json& layer = (*layers)[i];
+        if (!layer.is_object()) reader.fail(where, "is not an object.");
+        const std::string type = reader.string_field(layer, where, "type", true);
+        LayerSpec spec;
+        if (type == "mamba2") {
+            spec.type = BlockType::kMamba2;
+            spec.mamba2 = parse_mamba2(reader, layer, where, arch.d_model);
+        } else {
+            reader.fail(where + ".type", "is \"" + type + "\"; this build knows: mamba2.");
+        }
+        arch.layers.push_back(spec);
+    }
+    return arch;
+}
+
+Recipe parse_recipe(const MetadataReader& reader) {
+    const Json doc = reader.document("recipe");
+    Recipe recipe;
+    recipe.name = reader.string_field(doc, "recipe", "name", true);
+    recipe.script = reader.string_field(doc, "recipe", "script", false);
+    recipe.commit = reader.string_field(doc, "recipe", "commit", false);
+    if (const auto seed = doc.find("seed"); seed != doc.end()) {
+        if (!seed->is_number_unsigned()) reader.fail("recipe.seed", "is " + seed->dump() + ", expected an integer.");
+        recipe.seed = seed->get<std::uint64_t>();
+    }
+    return recipe;
+}
+
+}  // namespace
+
+std::string_view task_name(Task task) noexcept {
+    switch (task) {
+        case Task::kTest: return "test";
+        case Task::kEnhance: return "enhance";
+        case Task::kTranscribe: return "transcribe";
+        case Task::kForecast: return "forecast";
+    }
+    return "?";
+}
+
+std::string_view frontend_type_name(FrontendType type) noexcept {
+    switch (type) {
+        case FrontendType::kNone: return "none";
+        case FrontendType::kLogMel: return "log_mel";
+        case FrontendType::kStftBands: return "stft_bands";
+        case FrontendType::kTicks: return "ticks";
+    }
+    return "?";
+}
+
+ModelDescription parse_model_description(const std::map<std::string, std::string>& metadata,
+                                         const std::string& source) {
+    const MetadataReader reader(metadata, source);
+    ModelDescription description;
+    const std::string& version = reader.text("format_version");
+    if (version != std::to_string(kModelFormatVersion)) {
+        reader.fail("format_version", "is \"" + version + "\"; this build reads version " +
+                                          std::to_string(kModelFormatVersion) +
+                                          ". Use a matching statestream or re-export the model.");
+    }
+    description.task = parse_task(reader);
+    description.frontend = parse_frontend(reader);
+    description.architecture = parse_architecture(reader);
+    description.recipe = parse_recipe(reader);
+    if (description.frontend.type == FrontendType::kLogMel &&
+        description.frontend.n_bands != description.architecture.input_dim) {
+        reader.fail("frontend.n_bands", "is " + std::to_string(description.frontend.n_bands) +
+                                            " but architecture.input_dim is " +
+                                            std::to_string(description.architecture.input_dim) +
+                                            "; a log-mel front-end feeds one value per band.");
+    }
+    return description;
+}
+
+}  // namespace statestream::models

@@ -1,0 +1,54 @@
+#pragma once
+// The statestream part of a model file's "__metadata__": format version, task, feature
+// front-end, architecture and training recipe. Safetensors metadata values are strings, so the
+// structured entries are JSON documents stored as strings (docs/model_format.md).
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "models/architecture.hpp"
+
+namespace statestream::models {
+
+// The metadata layout this build reads. A file of another version is refused by name.
+inline constexpr int kModelFormatVersion = 1;
+
+enum class Task { kTest, kEnhance, kTranscribe, kForecast };
+[[nodiscard]] std::string_view task_name(Task task) noexcept;
+
+enum class FrontendType { kNone, kLogMel, kStftBands, kTicks };
+[[nodiscard]] std::string_view frontend_type_name(FrontendType type) noexcept;
+
+// What turns raw input into the model's input_dim features each step. Fields that a type does
+// not use stay 0.
+struct FrontendSpec {
+    FrontendType type = FrontendType::kNone;
+    std::uint32_t sample_rate_hz = 0;   // audio front-ends
+    std::uint32_t window_samples = 0;
+    std::uint32_t hop_samples = 0;      // one model step per hop
+    std::uint32_t n_bands = 0;          // mel bands or gain bands
+};
+
+struct Recipe {
+    std::string name;     // e.g. "tiny-random"
+    std::string script;   // the script that produced the file, relative to the repository
+    std::string commit;   // source commit of the script
+    std::uint64_t seed = 0;
+};
+
+struct ModelDescription {
+    int format_version = kModelFormatVersion;
+    Task task = Task::kTest;
+    FrontendSpec frontend;
+    Architecture architecture;
+    Recipe recipe;
+};
+
+// Thread: setup. Reads and range-checks every field; throws ModelFileError that names `source`,
+// the metadata path ("architecture.layers[1].head_dim") and the allowed range.
+[[nodiscard]] ModelDescription parse_model_description(
+    const std::map<std::string, std::string>& metadata, const std::string& source);
+
+}  // namespace statestream::models

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages statestream needs that are not installed yet: one
+# `apt-get update`, then one `apt-get install` of exactly the missing ones. Prints nothing and
+# changes nothing when all are there, so every entry script runs it first.
+#
+#   bash scripts/setup.sh              # build, test and run
+#   bash scripts/setup.sh --reference  # also the PyTorch reference (models/train/), large
+#
+# The CUDA Toolkit (nvcc) is not a Debian 12 package: install it from the vendor when you want
+# the CUDA backend; without it the build skips CUDA (and under CI=true, fails by design).
+set -euo pipefail
+
+packages=(
+  # toolchain and build
+  build-essential cmake ninja-build ccache pkg-config git
+  # sanitizer and fuzzing tree (clang's ASan/UBSan runtimes and libFuzzer)
+  clang-14 libclang-rt-14-dev libfuzzer-14-dev
+  # libraries: audio I/O, files, FFT, parallel loops, CLI, JSON, formatting, tests
+  portaudio19-dev libsndfile1-dev libfftw3-dev libtbb-dev
+  libcli11-dev nlohmann-json3-dev libfmt-dev catch2
+)
+if [[ "${1:-}" == "--reference" ]]; then
+  packages+=(python3 python3-torch python3-numpy)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${db:Status-Abbrev}' "$package" 2>/dev/null | grep -q '^ii'; then
+    missing+=("$package")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+as_root=()
+if [[ "$(id -u)" -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "setup: missing ${missing[*]}; run as root or install sudo" >&2; exit 1; }
+  as_root=(sudo)
+fi
+echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"

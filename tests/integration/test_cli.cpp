@@ -1,0 +1,135 @@
+// The CLI contract of docs/cli.md, checked by running the real `statestream` binary: help and
+// version, the exit-code table, JSON schemas, and one clear error for each bad model file.
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "models/model_file.hpp"
+#include "tests/support/editable_model.hpp"
+#include "tests/support/run_process.hpp"
+
+using statestream::test::run_process;
+using Catch::Matchers::Contains;
+
+namespace {
+
+const std::string kExe = STATESTREAM_EXE;
+const std::filesystem::path kTinyModel =
+    std::filesystem::path(STATESTREAM_DATA_DIR) / "models" / "tiny_mamba2.safetensors";
+const std::vector<std::string> kSubcommands = {"enhance", "transcribe", "forecast", "batch",
+                                               "bench",   "devices",    "info"};
+
+statestream::test::ProcessResult run(std::vector<std::string> args) {
+    args.insert(args.begin(), kExe);
+    return run_process(args);
+}
+
+}  // namespace
+
+TEST_CASE("CLI: --version names the version and the build", "[integration][cli]") {
+    const auto r = run({"--version"});
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Contains("statestream 0.1.0") && Contains("commit"));
+}
+
+TEST_CASE("CLI: --help on the program and every subcommand", "[integration][cli]") {
+    const auto top = run({"--help"});
+    REQUIRE(top.exit_code == 0);
+    for (const auto& name : kSubcommands) {
+        INFO("subcommand " << name);
+        CHECK_THAT(top.out, Contains(name));
+        const auto r = run({name, "--help"});
+        CHECK(r.exit_code == 0);
+        CHECK_THAT(r.out, Contains(name) && Contains("--help"));
+    }
+}
+
+TEST_CASE("CLI: usage errors exit 2", "[integration][cli]") {
+    SECTION("no subcommand") {
+        const auto r = run({});
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.err, Contains("subcommand"));
+    }
+    SECTION("unknown subcommand") { CHECK(run({"frobnicate"}).exit_code == 2); }
+    SECTION("unknown option") { CHECK(run({"info", "--no-such-flag", kTinyModel.string()}).exit_code == 2); }
+    SECTION("missing argument") {
+        const auto r = run({"info"});
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.err, Contains("MODEL"));
+    }
+}
+
+TEST_CASE("CLI: subcommands not built yet fail honestly with exit 1", "[integration][cli]") {
+    for (const char* name : {"enhance", "transcribe", "forecast", "batch", "bench"}) {
+        INFO("subcommand " << name);
+        const auto r = run({name, "input.wav"});
+        CHECK(r.exit_code == 1);
+        CHECK_THAT(r.err, Contains("not built yet"));
+    }
+}
+
+TEST_CASE("CLI: info prints architecture, parameters, state bytes and front-end", "[integration][cli]") {
+    const auto r = run({"info", kTinyModel.string()});
+    REQUIRE(r.exit_code == 0);
+    const auto model = statestream::models::ModelFile::load(kTinyModel);
+    CHECK_THAT(r.out, Contains("mamba2") && Contains("front-end      log_mel: 16000 Hz") &&
+                          Contains("parameters     " + std::to_string(model.parameter_count())) &&
+                          Contains("state/stream"));
+}
+
+TEST_CASE("CLI: info --json carries its schema and the model's figures", "[integration][cli][json]") {
+    const auto r = run({"info", "--json", kTinyModel.string()});
+    REQUIRE(r.exit_code == 0);
+    const auto doc = nlohmann::json::parse(r.out);
+    CHECK(doc.at("schema") == "statestream.info/1");
+    const auto model = statestream::models::ModelFile::load(kTinyModel);
+    CHECK(doc.at("parameter_count").get<std::uint64_t>() == model.parameter_count());
+    CHECK(doc.at("state_bytes_per_stream").get<std::uint64_t>() ==
+          statestream::models::state_size_per_stream(model.description().architecture).bytes());
+    CHECK(doc.at("architecture").at("layers").size() == 2);
+    CHECK(doc.at("frontend").at("type") == "log_mel");
+}
+
+TEST_CASE("CLI: devices --json carries its schema", "[integration][cli][json]") {
+    const auto r = run({"devices", "--json"});
+    REQUIRE(r.exit_code == 0);
+    const auto doc = nlohmann::json::parse(r.out);
+    CHECK(doc.at("schema") == "statestream.devices/1");
+    CHECK(doc.at("audio").is_array());
+    CHECK(doc.at("cuda").at("devices").is_array());
+}
+
+TEST_CASE("CLI: bad model files exit 2 with one clear error", "[integration][cli][hostile]") {
+    const auto dir = std::filesystem::temp_directory_path();
+    SECTION("missing file") {
+        const auto r = run({"info", "no/such.safetensors"});
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.err, Contains("statestream info: no/such.safetensors: cannot open"));
+    }
+    SECTION("shape mismatch") {
+        auto model = statestream::test::EditableModel::from_bytes(
+            statestream::test::read_file_bytes(kTinyModel));
+        model.header["layers.1.mixer.conv1d.weight"]["shape"] = {4, 24};
+        const auto path = dir / "statestream-cli-shape.safetensors";
+        statestream::test::write_file_bytes(path, model.bytes());
+        const auto r = run({"info", path.string()});
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.err, Contains(path.string()) &&
+                              Contains("tensor 'layers.1.mixer.conv1d.weight' has shape [4, 24], "
+                                       "expected [24, 4]"));
+        std::filesystem::remove(path);
+    }
+    SECTION("not a model at all") {
+        const auto path = dir / "statestream-cli-text.safetensors";
+        statestream::test::write_file_bytes(path, {std::byte{'h'}, std::byte{'i'}});
+        const auto r = run({"info", path.string()});
+        CHECK(r.exit_code == 2);
+        CHECK_THAT(r.err, Contains("2 bytes long"));
+        std::filesystem::remove(path);
+    }
+}
