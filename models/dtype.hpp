@@ -8,7 +8,8 @@
 
 namespace statestream::models {
 
-enum class DType { kF32, kF16, kBF16 };
+// F64 appears only in golden fixtures (data/fixtures/); model weights are F32.
+enum class DType { kF32, kF16, kBF16, kF64 };
 
 // "F32" -> kF32 and so on, as the safetensors format spells them; nullopt for anything else.
 [[nodiscard]] std::optional<DType> parse_dtype(std::string_view name) noexcept;

@@ -74,7 +74,7 @@ TensorRecord parse_tensor_entry(const std::string& source, const std::string& na
         throw ModelFileError(source, tensor_problem(name, "has dtype \"" +
                                                               dtype_it->get<std::string>() +
                                                               "\", which statestream does not "
-                                                              "support (F32, F16, BF16)."));
+                                                              "support (F32, F16, BF16, F64)."));
     }
     record.dtype = *dtype;
 

@@ -10,10 +10,10 @@ import json
 import math
 import os
 import random
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export import source_commit  # noqa: E402
 from safetensors_io import write_safetensors  # noqa: E402
 from tensor_schema import expected_tensors  # noqa: E402
 
@@ -38,15 +38,6 @@ def initial_values(name, shape, rng):
     fan_in = shape[-1] if len(shape) > 1 else 1
     scale = 1.0 / math.sqrt(fan_in)
     return [rng.gauss(0.0, scale) for _ in range(count)]
-
-
-def source_commit():
-    try:
-        return subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                              text=True, check=True,
-                              cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main():

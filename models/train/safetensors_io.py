@@ -14,9 +14,14 @@ from typing import Dict, List, Sequence, Tuple
 _ALIGN = 8
 
 
+_FORMATS = {"F32": ("f", 4), "F64": ("d", 8)}
+
+
 def write_safetensors(path: str, tensors: Sequence[Tuple[str, List[int], Sequence[float]]],
-                      metadata: Dict[str, str]) -> int:
-    """Writes float32 tensors in the given order; returns the file size in bytes."""
+                      metadata: Dict[str, str], dtype: str = "F32") -> int:
+    """Writes tensors of one dtype (F32 for models, F64 for fixtures) in the given order;
+    returns the file size in bytes."""
+    code, width = _FORMATS[dtype]
     header: Dict[str, object] = {"__metadata__": dict(metadata)}
     blobs = []
     offset = 0
@@ -26,8 +31,8 @@ def write_safetensors(path: str, tensors: Sequence[Tuple[str, List[int], Sequenc
             count *= extent
         if count != len(values):
             raise ValueError(f"{name}: shape {shape} holds {count} values, got {len(values)}")
-        blob = struct.pack(f"<{count}f", *values)
-        header[name] = {"dtype": "F32", "shape": list(shape),
+        blob = struct.pack(f"<{count}{code}", *values)
+        header[name] = {"dtype": dtype, "shape": list(shape),
                         "data_offsets": [offset, offset + len(blob)]}
         blobs.append(blob)
         offset += len(blob)
@@ -42,7 +47,7 @@ def write_safetensors(path: str, tensors: Sequence[Tuple[str, List[int], Sequenc
 
 
 def read_safetensors(path: str) -> Tuple[Dict[str, str], Dict[str, Tuple[List[int], List[float]]]]:
-    """Reads a float32 safetensors file: (metadata, {name: (shape, values)})."""
+    """Reads an F32/F64 safetensors file: (metadata, {name: (shape, values)})."""
     with open(path, "rb") as f:
         raw = f.read()
     (header_len,) = struct.unpack_from("<Q", raw, 0)
@@ -51,9 +56,10 @@ def read_safetensors(path: str) -> Tuple[Dict[str, str], Dict[str, Tuple[List[in
     metadata = header.pop("__metadata__", {})
     tensors = {}
     for name, entry in header.items():
-        if entry["dtype"] != "F32":
-            raise ValueError(f"{path}: tensor {name} is {entry['dtype']}, expected F32")
+        if entry["dtype"] not in _FORMATS:
+            raise ValueError(f"{path}: tensor {name} is {entry['dtype']}, expected F32 or F64")
+        code, width = _FORMATS[entry["dtype"]]
         begin, end = entry["data_offsets"]
-        count = (end - begin) // 4
-        tensors[name] = (entry["shape"], list(struct.unpack_from(f"<{count}f", data, begin)))
+        count = (end - begin) // width
+        tensors[name] = (entry["shape"], list(struct.unpack_from(f"<{count}{code}", data, begin)))
     return metadata, tensors
