@@ -3,9 +3,6 @@
 # `apt-get update`, then one `apt-get install` of exactly the missing ones. Prints nothing and
 # changes nothing when all are there, so every entry script runs it first.
 #
-#   bash scripts/setup.sh              # build, test and run
-#   bash scripts/setup.sh --reference  # also the PyTorch reference (models/train/), large
-#
 # The CUDA Toolkit (nvcc) is not a Debian 12 package: install it from the vendor when you want
 # the CUDA backend; without it the build skips CUDA (and under CI=true, fails by design).
 set -euo pipefail
@@ -18,10 +15,9 @@ packages=(
   # libraries: audio I/O, files, FFT, parallel loops, CLI, JSON, formatting, tests
   portaudio19-dev libsndfile1-dev libfftw3-dev libtbb-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev catch2
+  # the PyTorch reference (models/train/): a test re-runs it to prove the golden fixtures
+  python3 python3-torch
 )
-if [[ "${1:-}" == "--reference" ]]; then
-  packages+=(python3 python3-torch python3-numpy)
-fi
 
 missing=()
 for package in "${packages[@]}"; do
