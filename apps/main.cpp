@@ -41,8 +41,7 @@ int main(int argc, char** argv) {
                             "streams at once.", "the forecasting model"),
         add_planned_command(cli, "batch", "Enhance or transcribe many files on all cores, "
                             "resumable.", "batch processing"),
-        add_planned_command(cli, "bench", "Benchmarks that print ratios against a baseline "
-                            "measured in the same run.", "the SSM core benchmarks"),
+        statestream::apps::add_bench_command(cli),
         statestream::apps::add_devices_command(cli),
         statestream::apps::add_info_command(cli),
     };

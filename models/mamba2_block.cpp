@@ -5,7 +5,6 @@
 #include <cstring>
 
 #include "models/cpu/dense.hpp"
-#include "models/cpu/ssd_scan.hpp"
 #include "models/model_file.hpp"
 
 namespace statestream::models {
@@ -36,6 +35,7 @@ Mamba2Weights Mamba2Weights::bind(const ModelFile& file, const std::string& pref
     const auto a_log = file.tensor(prefix + "A_log");
     w.A.resize(a_log.size());
     std::transform(a_log.begin(), a_log.end(), w.A.begin(), [](float v) { return -std::exp(v); });
+    w.scan = cpu::select_ssd_scan_kernel();
     return w;
 }
 
@@ -85,7 +85,7 @@ void mamba2_forward(const Mamba2Weights& w, Mamba2State state, Mamba2Workspace& 
         }
     }
 
-    cpu::ssd_scan(cpu::SsdScanShape{n_heads, w.spec.head_dim, w.spec.d_state, w.spec.n_groups,
+    w.scan(cpu::SsdScanShape{n_heads, w.spec.head_dim, w.spec.d_state, w.spec.n_groups,
                                     d_inner, conv_dim},
                   ws.xbc_.data(), ws.dt_.data(), w.A.data(), w.D.data(), state.ssm.data(),
                   ws.y_.data(), rows);

@@ -1,10 +1,11 @@
 #include "models/cpu/ssd_scan.hpp"
 
 #include <cmath>
+#include <cstdlib>
 
 namespace statestream::models::cpu {
 
-void ssd_scan(const SsdScanShape& s, const float* xbc, const float* dt, const float* A,
+void ssd_scan_scalar(const SsdScanShape& s, const float* xbc, const float* dt, const float* A,
               const float* D, float* state, float* y, std::size_t rows) noexcept {
     const std::size_t heads_per_group = s.n_heads / s.n_groups;
     const std::size_t b_offset = s.d_inner;
@@ -32,6 +33,30 @@ void ssd_scan(const SsdScanShape& s, const float* xbc, const float* dt, const fl
             }
         }
     }
+}
+
+bool cpu_has_avx2_fma() noexcept {
+#if defined(__x86_64__) && defined(STATESTREAM_HAVE_AVX2_KERNELS)
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return false;
+#endif
+}
+
+SsdScanKernel select_ssd_scan_kernel() noexcept {
+    const char* force_scalar = std::getenv("STATESTREAM_SCALAR");
+    if (force_scalar != nullptr && force_scalar[0] == '1') return &ssd_scan_scalar;
+#if defined(STATESTREAM_HAVE_AVX2_KERNELS)
+    if (cpu_has_avx2_fma()) return &ssd_scan_avx2;
+#endif
+    return &ssd_scan_scalar;
+}
+
+const char* ssd_scan_kernel_name(SsdScanKernel kernel) noexcept {
+#if defined(STATESTREAM_HAVE_AVX2_KERNELS)
+    if (kernel == &ssd_scan_avx2) return "avx2+fma";
+#endif
+    return kernel == &ssd_scan_scalar ? "scalar" : "?";
 }
 
 }  // namespace statestream::models::cpu

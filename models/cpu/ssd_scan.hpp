@@ -19,7 +19,22 @@ struct SsdScanShape {
 // xbc {rows, row_stride}: x {n_heads, head_dim} | B {n_groups, d_state} | C {n_groups, d_state}
 // dt {rows, n_heads} (after softplus); A, D {n_heads}; state {n_heads, head_dim, d_state},
 // updated in place; y {rows, d_inner} = state . C + D * x. Thread: any. Never allocates.
-void ssd_scan(const SsdScanShape& shape, const float* xbc, const float* dt, const float* A,
-              const float* D, float* state, float* y, std::size_t rows) noexcept;
+using SsdScanKernel = void (*)(const SsdScanShape& shape, const float* xbc, const float* dt,
+                               const float* A, const float* D, float* state, float* y,
+                               std::size_t rows) noexcept;
+
+// Portable C++; the baseline every SIMD kernel is checked and benchmarked against.
+void ssd_scan_scalar(const SsdScanShape& shape, const float* xbc, const float* dt, const float* A,
+                     const float* D, float* state, float* y, std::size_t rows) noexcept;
+// AVX2 + FMA, 8 state elements per instruction (x86/ssd_scan_avx2.cpp). Call only where
+// cpu_has_avx2_fma() is true.
+void ssd_scan_avx2(const SsdScanShape& shape, const float* xbc, const float* dt, const float* A,
+                   const float* D, float* state, float* y, std::size_t rows) noexcept;
+
+[[nodiscard]] bool cpu_has_avx2_fma() noexcept;
+// Thread: setup. The fastest kernel this CPU runs; picked once when a model loads, never per
+// step. STATESTREAM_SCALAR=1 in the environment forces the portable kernel.
+[[nodiscard]] SsdScanKernel select_ssd_scan_kernel() noexcept;
+[[nodiscard]] const char* ssd_scan_kernel_name(SsdScanKernel kernel) noexcept;
 
 }  // namespace statestream::models::cpu

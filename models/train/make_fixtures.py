@@ -28,10 +28,11 @@ from ssm_model import SsmModel  # noqa: E402
 
 SEED = 20261122
 LENGTHS = (1, 257, 4096)
-# Odd sizes on purpose: two groups, input and output widths that match nothing else.
+# Odd sizes on purpose: two groups, input and output widths that match nothing else, and
+# d_state 24 so the SIMD scan runs both its 16-wide body and its scalar tail.
 ARCHITECTURE = {
     "input_dim": 6, "d_model": 16, "output_dim": 5, "norm_eps": 1e-5,
-    "layers": [{"type": "mamba2", "d_state": 8, "head_dim": 8, "expand": 2, "d_conv": 4,
+    "layers": [{"type": "mamba2", "d_state": 24, "head_dim": 8, "expand": 2, "d_conv": 4,
                 "n_groups": 2},
                {"type": "mamba2", "d_state": 12, "head_dim": 4, "expand": 1, "d_conv": 3,
                 "n_groups": 1}],

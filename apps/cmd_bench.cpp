@@ -1,0 +1,25 @@
+// `statestream bench ssm`: speed of the SSM core, with ratios against baselines measured in the
+// same run. Benchmarks never pass or fail; they print.
+
+#include "apps/subcommand.hpp"
+#include "bench/bench_ssm.hpp"
+
+namespace statestream::apps {
+
+Subcommand add_bench_command(CLI::App& parent) {
+    auto options = std::make_shared<bench::SsmBenchOptions>();
+    CLI::App* cli = parent.add_subcommand(
+        "bench", "Benchmarks that print ratios against a baseline measured in the same run.");
+    cli->require_subcommand(1);
+    CLI::App* ssm = cli->add_subcommand(
+        "ssm", "SSM core: state update per element vs a memory copy, scalar vs SIMD kernels, "
+               "whole-block step, forward() over a chunk vs repeated step().");
+    ssm->add_option("--seconds", options->seconds_per_case, "CPU seconds per measured case")
+        ->check(CLI::Range(0.01, 60.0));
+    return {cli, [options]() {
+                return bench::run_ssm_bench(*options) == 0 ? ExitCode::kSuccess
+                                                           : ExitCode::kRuntimeFailure;
+            }};
+}
+
+}  // namespace statestream::apps
