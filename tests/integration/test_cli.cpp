@@ -65,12 +65,21 @@ TEST_CASE("CLI: usage errors exit 2", "[integration][cli]") {
 }
 
 TEST_CASE("CLI: subcommands not built yet fail honestly with exit 1", "[integration][cli]") {
-    for (const char* name : {"enhance", "transcribe", "forecast", "batch", "bench"}) {
+    for (const char* name : {"enhance", "transcribe", "forecast", "batch"}) {
         INFO("subcommand " << name);
         const auto r = run({name, "input.wav"});
         CHECK(r.exit_code == 1);
         CHECK_THAT(r.err, Contains("not built yet"));
     }
+}
+
+TEST_CASE("CLI: bench needs a benchmark name and lists ssm", "[integration][cli]") {
+    CHECK(run({"bench"}).exit_code == 2);
+    CHECK(run({"bench", "nonexistent"}).exit_code == 2);
+    const auto help = run({"bench", "--help"});
+    CHECK(help.exit_code == 0);
+    CHECK_THAT(help.out, Contains("ssm"));
+    CHECK(run({"bench", "ssm", "--seconds", "0"}).exit_code == 2);  // outside 0.01..60
 }
 
 TEST_CASE("CLI: info prints architecture, parameters, state bytes and front-end", "[integration][cli]") {
