@@ -79,6 +79,7 @@ struct SyntheticMamba2 {
         weights.out_proj = add(d_model * d.d_inner, -out_bound, out_bound);
         weights.A = random_vector(d.n_heads, rng, -16.0f, -1.0f);
         weights.scan = models::cpu::select_ssd_scan_kernel();
+        weights.linear = models::cpu::select_linear_kernel();
     }
 };
 

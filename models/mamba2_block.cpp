@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstring>
 
-#include "models/cpu/dense.hpp"
 #include "models/model_file.hpp"
 
 namespace statestream::models {
@@ -36,6 +35,7 @@ Mamba2Weights Mamba2Weights::bind(const ModelFile& file, const std::string& pref
     w.A.resize(a_log.size());
     std::transform(a_log.begin(), a_log.end(), w.A.begin(), [](float v) { return -std::exp(v); });
     w.scan = cpu::select_ssd_scan_kernel();
+    w.linear = cpu::select_linear_kernel();
     return w;
 }
 
@@ -57,7 +57,7 @@ void mamba2_forward(const Mamba2Weights& w, Mamba2State state, Mamba2Workspace& 
     const std::size_t history = taps - 1;
 
     // zxbcdt {rows, in_proj_dim}: z | xBC | dt
-    cpu::linear(w.in_proj, {}, w.d_model, in_dim, u, w.d_model, ws.zxbcdt_.data(), in_dim, rows);
+    w.linear(w.in_proj, {}, w.d_model, in_dim, u, w.d_model, ws.zxbcdt_.data(), in_dim, rows);
 
     // Causal conv over [previous inputs; this chunk's xBC], channel by channel.
     float* window = ws.window_.data();  // {history + rows, conv_dim}
@@ -97,7 +97,7 @@ void mamba2_forward(const Mamba2Weights& w, Mamba2State state, Mamba2Workspace& 
     }
     cpu::rms_norm_rows(ws.y_.data(), ws.y_.data(), w.norm_weight, d_inner,
                        d_inner / w.spec.n_groups, w.norm_eps, rows, d_inner);
-    cpu::linear(w.out_proj, {}, d_inner, w.d_model, ws.y_.data(), d_inner, out, w.d_model, rows);
+    w.linear(w.out_proj, {}, d_inner, w.d_model, ws.y_.data(), d_inner, out, w.d_model, rows);
 }
 
 }  // namespace statestream::models

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "models/architecture.hpp"
+#include "models/cpu/dense.hpp"
 #include "models/cpu/ssd_scan.hpp"
 
 namespace statestream::models {
@@ -37,6 +38,7 @@ struct Mamba2Weights {
     std::span<const float> out_proj;     // {d_model, d_inner}
     std::vector<float> A;                // {n_heads}: -exp(A_log), so no step pays for the exp
     cpu::SsdScanKernel scan = &cpu::ssd_scan_scalar;  // picked once in bind()
+    cpu::LinearKernel linear = &cpu::linear_scalar;   // picked once in bind()
 
     // Thread: setup. `prefix` is "layers.<i>.mixer."; the file must outlive the weights.
     static Mamba2Weights bind(const ModelFile& file, const std::string& prefix,

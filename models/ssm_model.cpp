@@ -8,7 +8,8 @@ namespace statestream::models {
 
 SsmModel::SsmModel(const ModelFile& file)
     : architecture_(file.description().architecture),
-      norm_eps_(static_cast<float>(architecture_.norm_eps)) {
+      norm_eps_(static_cast<float>(architecture_.norm_eps)),
+      linear_(cpu::select_linear_kernel()) {
     input_proj_weight_ = file.tensor("input_proj.weight");
     input_proj_bias_ = file.tensor("input_proj.bias");
     for (std::size_t i = 0; i < architecture_.layers.size(); ++i) {
@@ -57,7 +58,7 @@ void SsmModel::run_chunk(StreamState& state, ModelWorkspace& ws, const float* x,
                          std::size_t rows) const noexcept {
     const std::size_t d_model = architecture_.d_model;
     float* h = ws.h_.data();
-    cpu::linear(input_proj_weight_, input_proj_bias_, architecture_.input_dim, d_model, x,
+    linear_(input_proj_weight_, input_proj_bias_, architecture_.input_dim, d_model, x,
                 architecture_.input_dim, h, d_model, rows);
     for (std::size_t i = 0; i < layers_.size(); ++i) {
         cpu::rms_norm_rows(h, ws.normed_.data(), layer_norms_[i], d_model, d_model, norm_eps_,
@@ -67,7 +68,7 @@ void SsmModel::run_chunk(StreamState& state, ModelWorkspace& ws, const float* x,
         for (std::size_t k = 0; k < rows * d_model; ++k) h[k] += ws.mixed_[k];
     }
     cpu::rms_norm_rows(h, ws.normed_.data(), norm_f_, d_model, d_model, norm_eps_, rows, d_model);
-    cpu::linear(head_weight_, head_bias_, d_model, architecture_.output_dim, ws.normed_.data(),
+    linear_(head_weight_, head_bias_, d_model, architecture_.output_dim, ws.normed_.data(),
                 d_model, y, architecture_.output_dim, rows);
 }
 

@@ -68,6 +68,7 @@ private:
 
     Architecture architecture_;
     float norm_eps_;
+    cpu::LinearKernel linear_;  // picked once at construction
     std::span<const float> input_proj_weight_;  // {d_model, input_dim}
     std::span<const float> input_proj_bias_;    // {d_model}
     std::vector<std::span<const float>> layer_norms_;  // {d_model} per layer

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "models/cpu/ssd_scan.hpp"
+
 namespace statestream::models::cpu {
 
 namespace {
@@ -10,7 +12,7 @@ namespace {
 constexpr std::size_t kRowBlock = 8;
 }  // namespace
 
-void linear(std::span<const float> weight, std::span<const float> bias, std::size_t in_dim,
+void linear_scalar(std::span<const float> weight, std::span<const float> bias, std::size_t in_dim,
             std::size_t out_dim, const float* x, std::size_t x_stride, float* y,
             std::size_t y_stride, std::size_t rows) noexcept {
     for (std::size_t row0 = 0; row0 < rows; row0 += kRowBlock) {
@@ -40,6 +42,13 @@ void rms_norm_rows(const float* x, float* y, std::span<const float> weight, std:
             for (std::size_t i = g0; i < g0 + group; ++i) yt[i] = xt[i] * scale * weight[i];
         }
     }
+}
+
+LinearKernel select_linear_kernel() noexcept {
+#if defined(STATESTREAM_HAVE_AVX2_KERNELS)
+    if (select_ssd_scan_kernel() == &ssd_scan_avx2) return &linear_avx2;
+#endif
+    return &linear_scalar;
 }
 
 }  // namespace statestream::models::cpu
