@@ -163,6 +163,13 @@ std::string shape_string(std::span<const std::uint64_t> shape) {
 }
 
 SafetensorsView SafetensorsView::parse(std::span<const std::byte> file, const std::string& source) {
+    // Tensors are read in place, so their alignment in the file is only their alignment in
+    // memory when the bytes start aligned (a mapping starts on a page). Caller-owned bytes that
+    // do not would make every float read undefined behaviour.
+    if (reinterpret_cast<std::uintptr_t>(file.data()) % alignof(std::uint64_t) != 0) {
+        throw ModelFileError(source, "was handed to the parser at an address that is not 8-byte "
+                                     "aligned; copy the bytes into aligned storage first.");
+    }
     if (file.size() < kLengthPrefixBytes) {
         throw ModelFileError(source, "is " + std::to_string(file.size()) +
                                          " bytes long: truncated, or not a safetensors file (it "

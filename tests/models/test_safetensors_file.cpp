@@ -141,3 +141,12 @@ TEST_CASE("Hostile container: metadata that is not strings", "[models][safetenso
     REQUIRE_THROWS_WITH(parse(container(text, 0)),
                         Contains("__metadata__ key 'format_version' is not a string"));
 }
+
+TEST_CASE("Hostile container: bytes not 8-byte aligned are refused", "[models][safetensors][hostile]") {
+    const auto bytes = container(one_tensor("F32", "[2]", "[0,8]"), 8);
+    std::vector<std::uint64_t> storage(bytes.size() / 8 + 2);
+    auto* shifted = reinterpret_cast<std::byte*>(storage.data()) + 4;
+    std::memcpy(shifted, bytes.data(), bytes.size());
+    REQUIRE_THROWS_WITH(SafetensorsView::parse({shifted, bytes.size()}, "hostile.safetensors"),
+                        Contains("not 8-byte aligned"));
+}
