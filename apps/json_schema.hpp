@@ -10,7 +10,7 @@
 
 namespace statestream::apps {
 
-inline constexpr int kInfoSchemaVersion = 1;
+inline constexpr int kInfoSchemaVersion = 2;
 inline constexpr int kDevicesSchemaVersion = 1;
 
 // {"schema": "statestream.<kind>/<version>"}; the caller adds the rest.

@@ -140,24 +140,25 @@ int run_ssm_bench(const SsmBenchOptions& options) {
     models::Mamba2Workspace one(block.weights, 1);
     models::Mamba2Workspace chunk(block.weights, kChunk);
     std::vector<float> block_state(state_elems + (spec.d_conv - 1) * dims.conv_dim, 0.0f);
-    const models::Mamba2State views{std::span(block_state).first(state_elems),
-                                    std::span(block_state).subspan(state_elems)};
+    float* const stream_states[] = {block_state.data()};
+    const models::StreamBatch one_step{stream_states, 1};
+    const models::StreamBatch one_chunk{stream_states, kChunk};
     const auto u = random_vector(kChunk * d_model, rng, -1.0f, 1.0f);
     std::vector<float> out(kChunk * d_model);
     fmt::print("\nWhole block (d_model {}, d_inner {}, kernel {}): in_proj {}x{}, out_proj {}x{}\n",
                d_model, dims.d_inner, models::cpu::ssd_scan_kernel_name(block.weights.scan),
                dims.in_proj_dim, d_model, d_model, dims.d_inner);
     const Timing step = measure([&] {
-        models::mamba2_forward(block.weights, views, one, u.data(), out.data(), 1);
+        models::mamba2_forward(block.weights, one_step, one, u.data(), out.data());
     }, secs);
     const Timing steps512 = measure([&] {
         for (std::size_t t = 0; t < kChunk; ++t) {
-            models::mamba2_forward(block.weights, views, one, u.data() + t * d_model,
-                                   out.data() + t * d_model, 1);
+            models::mamba2_forward(block.weights, one_step, one, u.data() + t * d_model,
+                                   out.data() + t * d_model);
         }
     }, secs * 2);
     const Timing forward512 = measure([&] {
-        models::mamba2_forward(block.weights, views, chunk, u.data(), out.data(), kChunk);
+        models::mamba2_forward(block.weights, one_chunk, chunk, u.data(), out.data());
     }, secs * 2);
     fmt::print("  {:<36} {:>12} {:>12}\n", "", "us/step", "p99 us/call");
     fmt::print("  {:<36} {:>12.1f} {:>12.1f}\n", "step()", step.median_ns / 1e3, step.p99_ns / 1e3);

@@ -4,18 +4,14 @@
 #include <cmath>
 #include <cstring>
 
+#include "models/cpu/activations.hpp"
+#include "models/cpu/causal_conv.hpp"
 #include "models/model_file.hpp"
 
 namespace statestream::models {
 
-namespace {
-
-float silu(float x) noexcept { return x / (1.0f + std::exp(-x)); }
-
-// As torch.nn.functional.softplus (beta 1, threshold 20): above 20, exp would only add rounding.
-float softplus(float x) noexcept { return x > 20.0f ? x : std::log1p(std::exp(x)); }
-
-}  // namespace
+using cpu::silu;
+using cpu::softplus;
 
 Mamba2Weights Mamba2Weights::bind(const ModelFile& file, const std::string& prefix,
                                   const Mamba2Spec& spec, std::size_t d_model, float norm_eps) {
@@ -47,36 +43,19 @@ Mamba2Workspace::Mamba2Workspace(const Mamba2Weights& weights, std::size_t max_r
       dt_(max_rows * weights.dims.n_heads),
       y_(max_rows * weights.dims.d_inner) {}
 
-void mamba2_forward(const Mamba2Weights& w, Mamba2State state, Mamba2Workspace& ws,
-                    const float* u, float* out, std::size_t rows) noexcept {
+void mamba2_forward(const Mamba2Weights& w, StreamBatch batch, Mamba2Workspace& ws,
+                    const float* u, float* out) noexcept {
     const std::size_t d_inner = w.dims.d_inner;
     const std::size_t conv_dim = w.dims.conv_dim;
     const std::size_t n_heads = w.dims.n_heads;
     const std::size_t in_dim = w.dims.in_proj_dim;
     const std::size_t taps = w.spec.d_conv;
-    const std::size_t history = taps - 1;
+    const std::size_t rows = batch.rows();
+    const std::size_t steps = batch.steps;
+    const std::size_t ssm_floats = n_heads * w.spec.head_dim * w.spec.d_state;
 
     // zxbcdt {rows, in_proj_dim}: z | xBC | dt
     w.linear(w.in_proj, {}, w.d_model, in_dim, u, w.d_model, ws.zxbcdt_.data(), in_dim, rows);
-
-    // Causal conv over [previous inputs; this chunk's xBC], channel by channel.
-    float* window = ws.window_.data();  // {history + rows, conv_dim}
-    std::memcpy(window, state.conv.data(), history * conv_dim * sizeof(float));
-    for (std::size_t t = 0; t < rows; ++t) {
-        std::memcpy(window + (history + t) * conv_dim, ws.zxbcdt_.data() + t * in_dim + d_inner,
-                    conv_dim * sizeof(float));
-    }
-    for (std::size_t t = 0; t < rows; ++t) {
-        float* xbc = ws.xbc_.data() + t * conv_dim;
-        for (std::size_t c = 0; c < conv_dim; ++c) {
-            float acc = w.conv_bias[c];
-            for (std::size_t k = 0; k < taps; ++k) {
-                acc += w.conv_weight[c * taps + k] * window[(t + k) * conv_dim + c];
-            }
-            xbc[c] = silu(acc);
-        }
-    }
-    std::memcpy(state.conv.data(), window + rows * conv_dim, history * conv_dim * sizeof(float));
 
     for (std::size_t t = 0; t < rows; ++t) {
         const float* dt_raw = ws.zxbcdt_.data() + t * in_dim + d_inner + conv_dim;
@@ -85,10 +64,19 @@ void mamba2_forward(const Mamba2Weights& w, Mamba2State state, Mamba2Workspace& 
         }
     }
 
-    w.scan(cpu::SsdScanShape{n_heads, w.spec.head_dim, w.spec.d_state, w.spec.n_groups,
-                                    d_inner, conv_dim},
-                  ws.xbc_.data(), ws.dt_.data(), w.A.data(), w.D.data(), state.ssm.data(),
-                  ws.y_.data(), rows);
+    const cpu::SsdScanShape shape{n_heads, w.spec.head_dim, w.spec.d_state, w.spec.n_groups,
+                                  d_inner, conv_dim};
+    for (std::size_t s = 0; s < batch.states.size(); ++s) {
+        float* ssm = batch.states[s];
+        float* conv_state = ssm + ssm_floats;
+        const std::size_t row0 = s * steps;
+        cpu::causal_conv_silu({w.conv_weight, w.conv_bias, conv_dim, taps}, conv_state,
+                              ws.zxbcdt_.data() + row0 * in_dim + d_inner, in_dim,
+                              ws.xbc_.data() + row0 * conv_dim, ws.window_.data(), steps);
+
+        w.scan(shape, ws.xbc_.data() + row0 * conv_dim, ws.dt_.data() + row0 * n_heads,
+               w.A.data(), w.D.data(), ssm, ws.y_.data() + row0 * d_inner, steps);
+    }
 
     for (std::size_t t = 0; t < rows; ++t) {
         const float* z = ws.zxbcdt_.data() + t * in_dim;

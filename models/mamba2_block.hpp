@@ -17,6 +17,7 @@
 #include "models/architecture.hpp"
 #include "models/cpu/dense.hpp"
 #include "models/cpu/ssd_scan.hpp"
+#include "models/stream_batch.hpp"
 
 namespace statestream::models {
 
@@ -45,12 +46,8 @@ struct Mamba2Weights {
                               const Mamba2Spec& spec, std::size_t d_model, float norm_eps);
 };
 
-// One stream's state for this layer, in memory the caller owns (sized by the model).
-struct Mamba2State {
-    std::span<float> ssm;   // {n_heads, head_dim, d_state}
-    std::span<float> conv;  // {d_conv - 1, conv_dim}: the last inputs to the conv, oldest first
-};
-
+// One stream's state for this layer (block_state.cpp): ssm {n_heads, head_dim, d_state}, then
+// conv {d_conv - 1, conv_dim}, the last inputs to the conv, oldest first.
 // Scratch for a chunk of up to max_rows steps; one per thread that runs the block.
 class Mamba2Workspace {
 public:
@@ -59,22 +56,23 @@ public:
     [[nodiscard]] std::size_t max_rows() const noexcept { return max_rows_; }
 
 private:
-    friend void mamba2_forward(const Mamba2Weights&, Mamba2State, Mamba2Workspace&, const float*,
-                               float*, std::size_t) noexcept;
+    friend void mamba2_forward(const Mamba2Weights&, StreamBatch, Mamba2Workspace&, const float*,
+                               float*) noexcept;
     std::size_t max_rows_;
     std::vector<float> zxbcdt_;  // {rows, in_proj_dim}
-    std::vector<float> window_;  // {d_conv - 1 + rows, conv_dim}
+    std::vector<float> window_;  // {d_conv - 1 + rows, conv_dim}, one stream at a time
     std::vector<float> xbc_;     // {rows, conv_dim} after conv and SiLU
     std::vector<float> dt_;      // {rows, n_heads} after softplus
     std::vector<float> y_;       // {rows, d_inner}
 };
 
-// Thread: real-time or worker. Runs `rows` consecutive steps (1 <= rows <= ws.max_rows()):
-// u {rows, d_model} -> out {rows, d_model}, updating `state` in place. Stage by stage over the
-// chunk: projections reuse each weight row across the chunk, and the scan keeps one head's
-// state in cache across all rows. rows == 1 is step(); any split of a sequence into chunks
-// gives the same result up to float rounding. Never allocates.
-void mamba2_forward(const Mamba2Weights& weights, Mamba2State state, Mamba2Workspace& ws,
-                    const float* u, float* out, std::size_t rows) noexcept;
+// Thread: real-time or worker. Advances every stream of `batch` by batch.steps steps
+// (1 <= batch.rows() <= ws.max_rows()): u {rows, d_model} -> out {rows, d_model}, updating the
+// states in place. Stage by stage over all rows: projections reuse each weight row across the
+// rows, and the scan keeps one head's state in cache across a stream's steps. One row is
+// step(); any split of a sequence into chunks gives the same result up to float rounding.
+// Never allocates.
+void mamba2_forward(const Mamba2Weights& weights, StreamBatch batch, Mamba2Workspace& ws,
+                    const float* u, float* out) noexcept;
 
 }  // namespace statestream::models

@@ -20,6 +20,8 @@ constexpr std::size_t kMaxLayers = 256;
 constexpr std::uint32_t kMaxStateDim = 1024;
 constexpr std::uint32_t kMaxExpand = 8;
 constexpr std::uint32_t kMaxConvTaps = 16;
+constexpr std::uint32_t kMaxMimoRank = 16;
+constexpr std::uint32_t kMaxWindow = 8192;
 
 const char* const kReexportHint = " Re-export the model (docs/model_format.md).";
 
@@ -64,6 +66,12 @@ public:
                            ".." + std::to_string(high) + ".");
         }
         return static_cast<std::uint32_t>(it->get<std::uint64_t>());
+    }
+
+    std::uint32_t optional_integer(const Json& object, const std::string& where, const char* field,
+                                   std::uint32_t low, std::uint32_t high,
+                                   std::uint32_t absent) const {
+        return object.contains(field) ? integer(object, where, field, low, high) : absent;
     }
 
     std::string string_field(const Json& object, const std::string& where, const char* field,
@@ -132,6 +140,57 @@ Mamba2Spec parse_mamba2(const MetadataReader& reader, const Json& layer, const s
     return spec;
 }
 
+void require_divides(const MetadataReader& reader, const std::string& where, const char* field,
+                     std::uint64_t divisor, const std::string& what, std::uint64_t value) {
+    if (divisor == 0 || value % divisor != 0) {
+        reader.fail(where + "." + field, "is " + std::to_string(divisor) + ", which does not divide " +
+                                             what + " = " + std::to_string(value) + ".");
+    }
+}
+
+Mamba3Spec parse_mamba3(const MetadataReader& reader, const Json& layer, const std::string& where,
+                        std::uint32_t d_model) {
+    Mamba3Spec spec;
+    spec.d_state = reader.integer(layer, where, "d_state", 2, kMaxStateDim);
+    if (spec.d_state % 2 != 0) {
+        reader.fail(where + ".d_state", "is " + std::to_string(spec.d_state) +
+                                            "; Mamba-3 rotates state channels in pairs, so it "
+                                            "must be even.");
+    }
+    spec.head_dim = reader.integer(layer, where, "head_dim", 1, kMaxStateDim);
+    spec.expand = reader.integer(layer, where, "expand", 1, kMaxExpand);
+    spec.n_groups = reader.integer(layer, where, "n_groups", 1, kMaxStateDim);
+    spec.mimo_rank = reader.integer(layer, where, "mimo_rank", 0, kMaxMimoRank);
+    const Mamba3Dims dims = mamba3_dims(spec, d_model);
+    require_divides(reader, where, "head_dim", spec.head_dim, "d_inner = expand * d_model", dims.d_inner);
+    require_divides(reader, where, "n_groups", spec.n_groups, "n_heads", dims.n_heads);
+    return spec;
+}
+
+Mamba1Spec parse_mamba1(const MetadataReader& reader, const Json& layer, const std::string& where,
+                        std::uint32_t d_model) {
+    Mamba1Spec spec;
+    spec.d_state = reader.integer(layer, where, "d_state", 1, kMaxStateDim);
+    spec.expand = reader.integer(layer, where, "expand", 1, kMaxExpand);
+    spec.d_conv = reader.integer(layer, where, "d_conv", 1, kMaxConvTaps);
+    spec.dt_rank = reader.optional_integer(layer, where, "dt_rank", 0, d_model, 0);
+    return spec;
+}
+
+WindowAttentionSpec parse_attention(const MetadataReader& reader, const Json& layer,
+                                    const std::string& where) {
+    WindowAttentionSpec spec;
+    spec.n_heads = reader.integer(layer, where, "n_heads", 1, kMaxStateDim);
+    spec.head_dim = reader.integer(layer, where, "head_dim", 1, kMaxStateDim);
+    spec.window = reader.integer(layer, where, "window", 1, kMaxWindow);
+    if (std::uint64_t{spec.n_heads} * spec.head_dim > kMaxModelDim) {
+        reader.fail(where + ".n_heads", "times head_dim is " +
+                                            std::to_string(std::uint64_t{spec.n_heads} * spec.head_dim) +
+                                            ", above the limit " + std::to_string(kMaxModelDim) + ".");
+    }
+    return spec;
+}
+
 Architecture parse_architecture(const MetadataReader& reader) {
     const Json doc = reader.document("architecture");
     Architecture arch;
@@ -160,8 +219,18 @@ Architecture parse_architecture(const MetadataReader& reader) {
         if (type == "mamba2") {
             spec.type = BlockType::kMamba2;
             spec.mamba2 = parse_mamba2(reader, layer, where, arch.d_model);
+        } else if (type == "mamba3") {
+            spec.type = BlockType::kMamba3;
+            spec.mamba3 = parse_mamba3(reader, layer, where, arch.d_model);
+        } else if (type == "mamba1") {
+            spec.type = BlockType::kMamba1;
+            spec.mamba1 = parse_mamba1(reader, layer, where, arch.d_model);
+        } else if (type == "attention") {
+            spec.type = BlockType::kWindowAttention;
+            spec.attention = parse_attention(reader, layer, where);
         } else {
-            reader.fail(where + ".type", "is \"" + type + "\"; this build knows: mamba2.");
+            reader.fail(where + ".type", "is \"" + type + "\"; this build knows: mamba2, mamba3, "
+                                         "mamba1, attention.");
         }
         arch.layers.push_back(spec);
     }

@@ -37,6 +37,16 @@ public:
     [[nodiscard]] std::uint64_t parameter_count() const noexcept { return parameter_count_; }
     [[nodiscard]] std::uint64_t file_bytes() const noexcept { return file_bytes_; }
 
+    // The model's identity: FNV-1a 64 over every byte of the file (header and weights), as 16
+    // lowercase hex digits, computed once at load. Two files share it only if their bytes are
+    // equal (up to a 2^-64 accident), so a recurrent state saved under one fingerprint is only
+    // meaningful to a model with the same one (models/state_snapshot.hpp). Not a security
+    // hash: it catches mix-ups, not an adversary who crafts a collision.
+    [[nodiscard]] const std::string& fingerprint() const noexcept { return fingerprint_; }
+    // "'tiny-random' (data/models/tiny_mamba2.safetensors, fingerprint 0123456789abcdef)":
+    // recipe name, source and fingerprint, for messages that must tell two models apart.
+    [[nodiscard]] std::string identity() const;
+
 private:
     ModelFile() = default;
     void validate();
@@ -47,6 +57,7 @@ private:
     ModelDescription description_;
     std::uint64_t parameter_count_ = 0;
     std::uint64_t file_bytes_ = 0;
+    std::string fingerprint_;  // 16 hex digits
 };
 
 }  // namespace statestream::models

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from init import a_log_per_head_, dt_bias_, uniform_
 from ssd_scan import ssd_scan_chunked, ssd_scan_naive
 
 
@@ -68,25 +69,17 @@ class Mamba2Block(nn.Module):
 
     def reset_parameters(self, generator: Optional[torch.Generator] = None):
         cfg = self.cfg
-
-        def uniform(t, low, high):
-            with torch.no_grad():
-                t.copy_(torch.rand(t.shape, generator=generator, dtype=t.dtype) * (high - low) + low)
-
         bound = 1.0 / math.sqrt(cfg.d_model)
-        uniform(self.in_proj.weight, -bound, bound)
-        uniform(self.out_proj.weight, -1.0 / math.sqrt(cfg.d_inner), 1.0 / math.sqrt(cfg.d_inner))
-        uniform(self.conv_weight, -1.0 / math.sqrt(cfg.d_conv), 1.0 / math.sqrt(cfg.d_conv))
-        uniform(self.conv_bias, -0.1, 0.1)
-        # Mamba-2's initialisation: dt log-uniform in [1e-3, 1e-1] through softplus, A in [1, 16].
-        with torch.no_grad():
-            dt = torch.exp(torch.rand(cfg.n_heads, generator=generator, dtype=self.dt_bias.dtype)
-                           * (math.log(0.1) - math.log(1e-3)) + math.log(1e-3))
-            self.dt_bias.copy_(dt + torch.log(-torch.expm1(-dt)))
-            self.A_log.copy_(torch.log(torch.rand(cfg.n_heads, generator=generator,
-                                                  dtype=self.A_log.dtype) * 15 + 1))
-        uniform(self.D, 0.5, 1.5)
-        uniform(self.norm_weight, 0.8, 1.2)
+        uniform_(self.in_proj.weight, -bound, bound, generator)
+        uniform_(self.out_proj.weight, -1.0 / math.sqrt(cfg.d_inner), 1.0 / math.sqrt(cfg.d_inner),
+                 generator)
+        uniform_(self.conv_weight, -1.0 / math.sqrt(cfg.d_conv), 1.0 / math.sqrt(cfg.d_conv),
+                 generator)
+        uniform_(self.conv_bias, -0.1, 0.1, generator)
+        dt_bias_(self.dt_bias, generator)
+        a_log_per_head_(self.A_log, generator)
+        uniform_(self.D, 0.5, 1.5, generator)
+        uniform_(self.norm_weight, 0.8, 1.2, generator)
 
     # -- state ---------------------------------------------------------------------------------
     def initial_state(self, dtype=torch.float32, device=None) -> Dict[str, torch.Tensor]:

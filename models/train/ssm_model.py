@@ -13,10 +13,37 @@ from typing import Dict, List, Optional, Tuple
 import torch
 from torch import nn
 
+from init import uniform_
+from attention_block import AttentionConfig, WindowAttentionBlock
+from mamba1_block import Mamba1Block, Mamba1Config
 from mamba2_block import Mamba2Block, Mamba2Config, rms_norm
-from tensor_schema import expected_tensors
+from mamba3_block import Mamba3Block, Mamba3Config
+from tensor_schema import BLOCK_TYPES, expected_tensors
 
 State = List[Dict[str, torch.Tensor]]
+
+
+def make_block(layer: Dict, d_model: int, norm_eps: float) -> nn.Module:
+    kind = layer["type"]
+    if kind == "mamba2":
+        return Mamba2Block(Mamba2Config(d_model=d_model, d_state=layer["d_state"],
+                                        head_dim=layer["head_dim"], expand=layer["expand"],
+                                        d_conv=layer["d_conv"], n_groups=layer["n_groups"],
+                                        norm_eps=norm_eps))
+    if kind == "mamba3":
+        return Mamba3Block(Mamba3Config(d_model=d_model, d_state=layer["d_state"],
+                                        head_dim=layer["head_dim"], expand=layer["expand"],
+                                        n_groups=layer["n_groups"], mimo_rank=layer["mimo_rank"],
+                                        norm_eps=norm_eps))
+    if kind == "mamba1":
+        return Mamba1Block(Mamba1Config(d_model=d_model, d_state=layer["d_state"],
+                                        expand=layer["expand"], d_conv=layer["d_conv"],
+                                        dt_rank=layer.get("dt_rank", 0)))
+    if kind == "attention":
+        return WindowAttentionBlock(AttentionConfig(d_model=d_model, n_heads=layer["n_heads"],
+                                                    head_dim=layer["head_dim"],
+                                                    window=layer["window"]))
+    raise ValueError(f"unknown block type {kind!r}; known: {', '.join(BLOCK_TYPES)}")
 
 
 class SsmModel(nn.Module):
@@ -29,32 +56,23 @@ class SsmModel(nn.Module):
         self.blocks = nn.ModuleList()
         self.norm_weights = nn.ParameterList()
         for layer in architecture["layers"]:
-            if layer["type"] != "mamba2":
-                raise ValueError(f"unknown block type {layer['type']!r}")
-            cfg = Mamba2Config(d_model=d_model, d_state=layer["d_state"],
-                               head_dim=layer["head_dim"], expand=layer["expand"],
-                               d_conv=layer["d_conv"], n_groups=layer["n_groups"],
-                               norm_eps=self.norm_eps)
-            self.blocks.append(Mamba2Block(cfg))
+            self.blocks.append(make_block(layer, d_model, self.norm_eps))
             self.norm_weights.append(nn.Parameter(torch.ones(d_model)))
         self.norm_f_weight = nn.Parameter(torch.ones(d_model))
         self.head = nn.Linear(d_model, architecture["output_dim"])
 
     def reset_parameters(self, generator: torch.Generator):
         """Random weights for fixtures: every tensor non-trivial, so a swapped index shows."""
-        def uniform(t, low, high):
-            with torch.no_grad():
-                t.copy_(torch.rand(t.shape, generator=generator, dtype=t.dtype) * (high - low) + low)
         fan_in = self.architecture["input_dim"]
-        uniform(self.input_proj.weight, -fan_in ** -0.5, fan_in ** -0.5)
-        uniform(self.input_proj.bias, -0.1, 0.1)
+        uniform_(self.input_proj.weight, -fan_in ** -0.5, fan_in ** -0.5, generator)
+        uniform_(self.input_proj.bias, -0.1, 0.1, generator)
         for block, weight in zip(self.blocks, self.norm_weights):
             block.reset_parameters(generator)
-            uniform(weight, 0.8, 1.2)
-        uniform(self.norm_f_weight, 0.8, 1.2)
+            uniform_(weight, 0.8, 1.2, generator)
+        uniform_(self.norm_f_weight, 0.8, 1.2, generator)
         d_model = self.architecture["d_model"]
-        uniform(self.head.weight, -d_model ** -0.5, d_model ** -0.5)
-        uniform(self.head.bias, -0.1, 0.1)
+        uniform_(self.head.weight, -d_model ** -0.5, d_model ** -0.5, generator)
+        uniform_(self.head.bias, -0.1, 0.1, generator)
 
     def initial_state(self, dtype=torch.float32, device=None) -> State:
         return [block.initial_state(dtype, device) for block in self.blocks]

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/block_state.hpp"
 #include "models/model_file.hpp"
 #include "tests/support/editable_model.hpp"
 #include "tests/support/run_process.hpp"

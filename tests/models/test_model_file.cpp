@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "models/block_state.hpp"
 #include "models/model_file.hpp"
 #include "models/model_file_error.hpp"
 #include "models/tensor_schema.hpp"
@@ -189,4 +190,29 @@ TEST_CASE("Every tensor in the shipped model is one the schema expects, in order
         INFO("tensor " << want.name);
         CHECK(model.tensor(want.name).size() > 0);
     }
+}
+
+TEST_CASE("ModelFile fingerprint is FNV-1a 64 of the whole file and tells files apart",
+          "[models][model_file][snapshot]") {
+    const ModelFile model = ModelFile::load(kTinyModel);
+    // Computed from the file by the FNV-1a spec, independently of the C++ code:
+    //   python3 -c "h=0xcbf29ce484222325
+    //   for b in open('data/models/tiny_mamba2.safetensors','rb').read(): h=((h^b)*0x100000001b3)%2**64
+    //   print('%016x'%h)"
+    // Rebuilding the tiny model changes it (and orphans every snapshot of the old one).
+    CHECK(model.fingerprint() == "7b26be6603f6f753");
+    CHECK(model.identity() == "'tiny-random' (" + kTinyModel.string() + ", fingerprint 7b26be6603f6f753)");
+
+    const auto bytes = statestream::test::read_file_bytes(kTinyModel);
+    const AlignedBytes same(bytes);
+    CHECK(ModelFile::parse(same.span(), "copy").fingerprint() == model.fingerprint());
+
+    // The last float of the data section one ulp away (its lowest mantissa bit, little-endian),
+    // header untouched: still a valid model, but not the same one, so weights are hashed too.
+    auto nudged = bytes;
+    nudged[nudged.size() - sizeof(float)] ^= std::byte{1};
+    const AlignedBytes nudged_bytes(nudged);
+    const ModelFile other = ModelFile::parse(nudged_bytes.span(), "nudged");
+    CHECK(other.fingerprint().size() == 16);
+    CHECK(other.fingerprint() != model.fingerprint());
 }
