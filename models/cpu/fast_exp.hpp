@@ -18,7 +18,10 @@ inline constexpr float kLn2Low = 1.428606765330187045e-06f;  // ln 2 - kLn2High
 
 [[nodiscard]] inline float exp_decay(float x) noexcept {
     x = x < kExpLowest ? kExpLowest : (x > 0.0f ? 0.0f : x);
-    const float n = __builtin_nearbyintf(x * kLog2e);
+    // Round to nearest by adding and removing 1.5 * 2^23 (x * log2e is within +-126 here):
+    // nearbyintf would save and restore the FP environment on every call.
+    constexpr float kRoundShift = 12582912.0f;
+    const float n = (x * kLog2e + kRoundShift) - kRoundShift;
     const float r = (x - n * kLn2High) - n * kLn2Low;
     float p = 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;
