@@ -24,9 +24,14 @@ t1=$(date +%s%N)
 $exe info --json "$model" > "$out/tiny_mamba2.info.json"
 echo "   load + full validation + print: $(( (t1 - t0) / 1000000 )) ms wall (process start included)"
 echo
+echo "== a hybrid stack: every block type (Mamba-3 SISO and MIMO, Mamba-1, attention, Mamba-2)"
+$exe info data/fixtures/mixed_fixture.safetensors
+$exe info --json data/fixtures/mixed_fixture.safetensors > "$out/mixed_fixture.info.json"
+echo
 echo "== devices"
 $exe devices
 
 echo
 echo "== main job done in ${SECONDS} s (setup and build included). Outputs:"
 echo "   $out/tiny_mamba2.info.json"
+echo "   $out/mixed_fixture.info.json"

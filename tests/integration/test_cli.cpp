@@ -96,13 +96,36 @@ TEST_CASE("CLI: info --json carries its schema and the model's figures", "[integ
     const auto r = run({"info", "--json", kTinyModel.string()});
     REQUIRE(r.exit_code == 0);
     const auto doc = nlohmann::json::parse(r.out);
-    CHECK(doc.at("schema") == "statestream.info/1");
+    CHECK(doc.at("schema") == "statestream.info/2");
     const auto model = statestream::models::ModelFile::load(kTinyModel);
     CHECK(doc.at("parameter_count").get<std::uint64_t>() == model.parameter_count());
     CHECK(doc.at("state_bytes_per_stream").get<std::uint64_t>() ==
           statestream::models::state_size_per_stream(model.description().architecture).bytes());
     CHECK(doc.at("architecture").at("layers").size() == 2);
     CHECK(doc.at("frontend").at("type") == "log_mel");
+}
+
+TEST_CASE("CLI: info of a mixed-block model lists every block type and its state bytes",
+          "[integration][cli][json]") {
+    const auto path = std::filesystem::path(STATESTREAM_DATA_DIR) / "fixtures" / "mixed_fixture.safetensors";
+    const auto r = run({"info", "--json", path.string()});
+    REQUIRE(r.exit_code == 0);
+    const auto doc = nlohmann::json::parse(r.out);
+    std::vector<std::string> types;
+    std::uint64_t layer_bytes = 0;
+    for (const auto& layer : doc.at("architecture").at("layers")) {
+        types.push_back(layer.at("type").get<std::string>());
+        layer_bytes += layer.at("state_bytes").get<std::uint64_t>();
+    }
+    CHECK(types == std::vector<std::string>{"mamba3", "mamba3", "mamba1", "attention", "mamba2"});
+    CHECK(doc.at("architecture").at("layers").at(1).at("mimo_rank") == 3);
+    const auto model = statestream::models::ModelFile::load(path);
+    const auto bytes = statestream::models::state_size_per_stream(model.description().architecture).bytes();
+    CHECK(doc.at("state_bytes_per_stream").get<std::uint64_t>() == bytes);
+    CHECK(layer_bytes == bytes);
+    const auto text = run({"info", path.string()});
+    CHECK_THAT(text.out, Contains("MIMO rank 3") && Contains("attention  2 heads") &&
+                             Contains("state/stream   " + std::to_string(bytes) + " bytes"));
 }
 
 TEST_CASE("CLI: devices --json carries its schema", "[integration][cli][json]") {
