@@ -232,22 +232,6 @@ std::vector<BlockCase> block_cases(std::uint32_t d_model) {
             {"window attention (12 x 64, window 256)", one_layer(at)}};
 }
 
-std::string architecture_json(const models::Architecture& a) {
-    // The same document random_model_bytes() writes, for the reference.
-    const auto bytes = random_model_bytes(a, 1);
-    std::uint64_t length = 0;
-    for (int i = 0; i < 8; ++i) length |= static_cast<std::uint64_t>(bytes[i]) << (8 * i);
-    const std::string header(reinterpret_cast<const char*>(bytes.data() + 8), length);
-    const std::size_t at = header.find("\"architecture\":");
-    const std::size_t start = header.find('"', at + 15);
-    std::string quoted;
-    for (std::size_t i = start + 1; i < header.size() && header[i] != '"'; ++i) {
-        if (header[i] == '\\') ++i;
-        quoted.push_back(header[i]);
-    }
-    return quoted;
-}
-
 // The reference's step time per architecture, or empty when python3-torch is not there.
 std::vector<double> reference_step_us(const std::vector<BlockCase>& cases, double secs) {
     const std::filesystem::path script =

@@ -70,17 +70,21 @@ void fill(const models::ExpectedTensor& t, std::vector<float>& out, std::mt19937
 
 }  // namespace
 
-std::vector<std::byte> random_model_bytes(const models::Architecture& architecture,
-                                          std::uint64_t seed) {
-    std::mt19937 rng(static_cast<std::uint32_t>(seed));
+std::string architecture_json(const models::Architecture& architecture) {
     nlohmann::json layers = nlohmann::json::array();
     for (const auto& layer : architecture.layers) layers.push_back(layer_json(layer));
     const nlohmann::json arch{{"input_dim", architecture.input_dim}, {"d_model", architecture.d_model},
                               {"output_dim", architecture.output_dim},
                               {"norm_eps", architecture.norm_eps}, {"layers", layers}};
+    return arch.dump();
+}
+
+std::vector<std::byte> random_model_bytes(const models::Architecture& architecture,
+                                          std::uint64_t seed) {
+    std::mt19937 rng(static_cast<std::uint32_t>(seed));
     nlohmann::json header;
     header["__metadata__"] = {{"format_version", "1"}, {"task", "test"},
-                              {"frontend", R"({"type": "none"})"}, {"architecture", arch.dump()},
+                              {"frontend", R"({"type": "none"})"}, {"architecture", architecture_json(architecture)},
                               {"recipe", R"({"name": "bench-random", "seed": )" + std::to_string(seed) + "}"}};
     std::vector<float> data;
     std::uint64_t offset = 0;

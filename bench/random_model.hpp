@@ -5,11 +5,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "models/architecture.hpp"
 
 namespace statestream::bench {
+
+// The "architecture" metadata document (docs/model_format.md) for `architecture`.
+[[nodiscard]] std::string architecture_json(const models::Architecture& architecture);
 
 // Thread: setup. Safetensors bytes of a valid model (task "test", front-end "none"). The
 // vector's storage is 8-byte aligned enough for ModelFile::parse (operator new aligns to 16).

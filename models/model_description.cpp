@@ -118,6 +118,14 @@ FrontendSpec parse_frontend(const MetadataReader& reader) {
     return spec;
 }
 
+void require_divides(const MetadataReader& reader, const std::string& where, const char* field,
+                     std::uint64_t divisor, const std::string& what, std::uint64_t value) {
+    if (divisor == 0 || value % divisor != 0) {
+        reader.fail(where + "." + field, "is " + std::to_string(divisor) + ", which does not divide " +
+                                             what + " = " + std::to_string(value) + ".");
+    }
+}
+
 Mamba2Spec parse_mamba2(const MetadataReader& reader, const Json& layer, const std::string& where,
                         std::uint32_t d_model) {
     Mamba2Spec spec;
@@ -127,25 +135,9 @@ Mamba2Spec parse_mamba2(const MetadataReader& reader, const Json& layer, const s
     spec.d_conv = reader.integer(layer, where, "d_conv", 1, kMaxConvTaps);
     spec.n_groups = reader.integer(layer, where, "n_groups", 1, kMaxStateDim);
     const Mamba2Dims dims = mamba2_dims(spec, d_model);
-    if (dims.d_inner % spec.head_dim != 0) {
-        reader.fail(where + ".head_dim", "is " + std::to_string(spec.head_dim) +
-                                             ", which does not divide d_inner = expand * d_model = " +
-                                             std::to_string(dims.d_inner) + ".");
-    }
-    if (dims.n_heads % spec.n_groups != 0) {
-        reader.fail(where + ".n_groups", "is " + std::to_string(spec.n_groups) +
-                                             ", which does not divide n_heads = " +
-                                             std::to_string(dims.n_heads) + ".");
-    }
+    require_divides(reader, where, "head_dim", spec.head_dim, "d_inner = expand * d_model", dims.d_inner);
+    require_divides(reader, where, "n_groups", spec.n_groups, "n_heads", dims.n_heads);
     return spec;
-}
-
-void require_divides(const MetadataReader& reader, const std::string& where, const char* field,
-                     std::uint64_t divisor, const std::string& what, std::uint64_t value) {
-    if (divisor == 0 || value % divisor != 0) {
-        reader.fail(where + "." + field, "is " + std::to_string(divisor) + ", which does not divide " +
-                                             what + " = " + std::to_string(value) + ".");
-    }
 }
 
 Mamba3Spec parse_mamba3(const MetadataReader& reader, const Json& layer, const std::string& where,
