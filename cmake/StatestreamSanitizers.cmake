@@ -10,3 +10,8 @@ if(STATESTREAM_FUZZ AND NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
   message(FATAL_ERROR "STATESTREAM_FUZZ needs clang (libFuzzer); configure with "
                       "-DCMAKE_CXX_COMPILER=clang++-14 or use the 'asan' preset.")
 endif()
+if(STATESTREAM_FUZZ)
+  # Coverage feedback from the code under test, not only from the fuzz target's own file:
+  # without it libFuzzer mutates blind past the first call into the library.
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()

@@ -50,7 +50,8 @@ public:
             Json parsed = Json::parse(value);
             if (!parsed.is_object()) fail(key, "is not a JSON object.");
             return parsed;
-        } catch (const Json::parse_error& error) {
+        } catch (const Json::exception& error) {
+            // parse_error for bad syntax, out_of_range for numbers no double holds (1e999).
             fail(key, std::string("is not valid JSON: ") + error.what());
         }
     }

@@ -210,7 +210,8 @@ SafetensorsView SafetensorsView::parse(std::span<const std::byte> file, const st
     nlohmann::json header;
     try {
         header = nlohmann::json::parse(header_text.begin(), header_text.end(), note_keys);
-    } catch (const nlohmann::json::parse_error& error) {
+    } catch (const nlohmann::json::exception& error) {
+        // parse_error for bad syntax, out_of_range for numbers no double holds (1e999).
         throw ModelFileError(source, std::string("has a header that is not valid JSON (") +
                                          error.what() + "): the file is corrupt.");
     }

@@ -13,10 +13,12 @@ packages=(
   # sanitizer and fuzzing tree (clang's ASan/UBSan runtimes and libFuzzer)
   clang-14 libclang-rt-14-dev libfuzzer-14-dev
   # libraries: audio I/O, files, FFT, parallel loops, CLI, JSON, formatting, tests
-  portaudio19-dev libsndfile1-dev libfftw3-dev libtbb-dev
+  portaudio19-dev libsndfile1-dev libfftw3-dev libsamplerate0-dev libtbb-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev catch2
   # the PyTorch reference (models/train/): a test re-runs it to prove the golden fixtures
   python3 python3-torch
+  # feature reference values (dsp fixtures are computed with numpy/scipy, not our own code)
+  python3-numpy python3-scipy
 )
 
 missing=()

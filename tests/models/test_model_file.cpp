@@ -134,6 +134,12 @@ TEST_CASE("Hostile model: non-finite weights", "[models][model_file][hostile]") 
     REQUIRE_THROWS_WITH(load(inf), Contains("tensor 'head.bias' holds a non-finite value"));
 }
 
+TEST_CASE("Hostile model: metadata document with a number no double holds", "[models][model_file][hostile]") {
+    auto model = tiny();
+    model.header["__metadata__"]["architecture"] = "{\"d_model\": 1e999}";
+    REQUIRE_THROWS_WITH(load(model), Contains("architecture") && Contains("is not valid JSON"));
+}
+
 TEST_CASE("Hostile model: metadata out of range or inconsistent", "[models][model_file][hostile]") {
     SECTION("head_dim that does not divide d_inner") {
         auto model = tiny();
