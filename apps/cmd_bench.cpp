@@ -2,6 +2,7 @@
 // same run. Benchmarks never pass or fail; they print.
 
 #include "apps/subcommand.hpp"
+#include "bench/bench_dsp.hpp"
 #include "bench/bench_ssm.hpp"
 
 namespace statestream::apps {
@@ -18,9 +19,18 @@ Subcommand add_bench_command(CLI::App& parent) {
                "reference's step time when python3-torch is installed.");
     ssm->add_option("--seconds", options->seconds_per_case, "CPU seconds per measured case")
         ->check(CLI::Range(0.01, 60.0));
-    return {cli, [options]() {
-                return bench::run_ssm_bench(*options) == 0 ? ExitCode::kSuccess
-                                                           : ExitCode::kRuntimeFailure;
+    auto dsp_options = std::make_shared<bench::DspBenchOptions>();
+    CLI::App* dsp = cli->add_subcommand(
+        "dsp", "Signal front-ends at 48 kHz, 10 ms hop: STFT + 64 ERB bands + gains + iSTFT per "
+               "hop vs the same chain with FFTW plans made per call (FFTW_ESTIMATE), its parts, "
+               "and the speech front-end (resampling to 16 kHz, log-mel).");
+    dsp->add_option("--seconds", dsp_options->seconds_per_case, "CPU seconds per measured case")
+        ->check(CLI::Range(0.01, 60.0));
+    return {cli, [cli, ssm, options, dsp_options]() {
+                int status = 0;
+                if (ssm->parsed()) status = bench::run_ssm_bench(*options);
+                if (cli->got_subcommand("dsp")) status = bench::run_dsp_bench(*dsp_options);
+                return status == 0 ? ExitCode::kSuccess : ExitCode::kRuntimeFailure;
             }};
 }
 

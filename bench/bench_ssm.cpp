@@ -17,6 +17,7 @@
 #endif
 
 #include "bench/random_model.hpp"
+#include "bench/timing.hpp"
 #include "models/cpu/mamba3_scan.hpp"
 #include "models/cpu/selective_scan.hpp"
 #include "models/cpu/ssd_scan.hpp"
@@ -26,36 +27,6 @@
 namespace statestream::bench {
 
 namespace {
-
-// Per-call CPU time of this thread: the VM this was written on stalls for 1-7 ms at times,
-// which wall-clock percentiles would report as ours.
-double thread_cpu_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
-}
-
-struct Timing {
-    double median_ns = 0, p99_ns = 0;
-    std::size_t samples = 0;
-};
-
-Timing measure(const std::function<void()>& body, double seconds, std::size_t min_samples = 20) {
-    for (int i = 0; i < 3; ++i) body();  // warm caches and page tables
-    std::vector<double> samples;
-    const double budget_ns = seconds * 1e9;
-    double spent = 0;
-    while (spent < budget_ns || samples.size() < min_samples) {
-        const double t0 = thread_cpu_ns();
-        body();
-        const double dt = thread_cpu_ns() - t0;
-        samples.push_back(dt);
-        spent += dt;
-    }
-    std::sort(samples.begin(), samples.end());
-    return {samples[samples.size() / 2], samples[std::min(samples.size() - 1, samples.size() * 99 / 100)],
-            samples.size()};
-}
 
 std::vector<float> random_vector(std::size_t n, std::mt19937& rng, float low, float high) {
     std::uniform_real_distribution<float> dist(low, high);
