@@ -14,6 +14,9 @@ packages=(
   clang-14 libclang-rt-14-dev libfuzzer-14-dev
   # libraries: audio I/O, files, FFT, parallel loops, CLI, JSON, formatting, tests
   portaudio19-dev libsndfile1-dev libfftw3-dev libsamplerate0-dev libtbb-dev
+  # a real JACK server (dummy driver) under PortAudio in the engine tests, and our own JACK
+  # client that plays a known file into the graph and records what comes back
+  jackd2 libjack-jackd2-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev catch2
   # the PyTorch reference (models/train/): a test re-runs it to prove the golden fixtures
   python3 python3-torch

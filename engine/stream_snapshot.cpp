@@ -1,0 +1,112 @@
+#include "engine/stream_snapshot.hpp"
+
+#include <cmath>
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+#include "models/model_file_error.hpp"
+#include "models/safetensors_file.hpp"
+
+namespace statestream::engine {
+
+namespace {
+constexpr const char* kFormatKey = "statestream_stream";
+constexpr std::size_t kLengthPrefixBytes = 8;
+constexpr std::size_t kDataAlignment = 8;
+
+std::string stage_key(std::size_t i) { return "stage." + std::to_string(i); }
+}  // namespace
+
+std::vector<std::byte> save_stream(const Pipeline& pipeline) {
+    std::vector<float> state(pipeline.state_floats());
+    pipeline.save_state(state);
+
+    nlohmann::json header;
+    nlohmann::json metadata = {{kFormatKey, std::to_string(kStreamSnapshotFormatVersion)},
+                               {"stages", std::to_string(pipeline.size())}};
+    std::uint64_t offset = 0;
+    for (std::size_t i = 0; i < pipeline.size(); ++i) {
+        const Stage& stage = pipeline.stage(i);
+        metadata[stage_key(i)] = stage.identity();
+        const std::uint64_t bytes = std::uint64_t{stage.state_floats()} * sizeof(float);
+        if (bytes == 0) continue;
+        header[stage_key(i)] = {{"dtype", "F32"},
+                                {"shape", {std::uint64_t{stage.state_floats()}}},
+                                {"data_offsets", {offset, offset + bytes}}};
+        offset += bytes;
+    }
+    header["__metadata__"] = metadata;
+    std::string text = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    text.append((kDataAlignment - (kLengthPrefixBytes + text.size()) % kDataAlignment) % kDataAlignment, ' ');
+    const std::uint64_t header_bytes = text.size();
+    std::vector<std::byte> out(kLengthPrefixBytes + text.size() + state.size() * sizeof(float));
+    std::memcpy(out.data(), &header_bytes, kLengthPrefixBytes);
+    std::memcpy(out.data() + kLengthPrefixBytes, text.data(), text.size());
+    if (!state.empty()) {
+        std::memcpy(out.data() + kLengthPrefixBytes + text.size(), state.data(), state.size() * sizeof(float));
+    }
+    return out;
+}
+
+void restore_stream(Pipeline& pipeline, std::span<const std::byte> bytes, const std::string& source) {
+    // The container parser wants 8-byte aligned tensors in memory.
+    std::vector<std::uint64_t> aligned((bytes.size() + 7) / 8);
+    if (!bytes.empty()) std::memcpy(aligned.data(), bytes.data(), bytes.size());
+    const std::span<const std::byte> view_bytes(reinterpret_cast<const std::byte*>(aligned.data()), bytes.size());
+    models::SafetensorsView view;
+    try {
+        view = models::SafetensorsView::parse(view_bytes, source);
+    } catch (const models::ModelFileError& error) {
+        throw StreamSnapshotError(std::string(error.what()) + " (not a readable stream snapshot)");
+    }
+    const auto& metadata = view.metadata();
+    const auto field = [&](const std::string& key) -> const std::string* {
+        const auto it = metadata.find(key);
+        return it == metadata.end() ? nullptr : &it->second;
+    };
+    const std::string* format = field(kFormatKey);
+    if (format == nullptr) {
+        throw StreamSnapshotError(source + ": is not a stream snapshot (no \"" + kFormatKey +
+                                  "\" in its metadata)");
+    }
+    if (*format != std::to_string(kStreamSnapshotFormatVersion)) {
+        throw StreamSnapshotError(source + ": is a stream snapshot of format " + *format + ", this build reads " +
+                                  std::to_string(kStreamSnapshotFormatVersion));
+    }
+    const std::string* stages = field("stages");
+    if (stages == nullptr || *stages != std::to_string(pipeline.size())) {
+        throw StreamSnapshotError(source + ": was saved from a pipeline of " + (stages ? *stages : "?") +
+                                  " stages, this one has " + std::to_string(pipeline.size()));
+    }
+    std::vector<float> state(pipeline.state_floats());
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < pipeline.size(); ++i) {
+        const Stage& stage = pipeline.stage(i);
+        const std::string* identity = field(stage_key(i));
+        if (identity == nullptr || *identity != stage.identity()) {
+            throw StreamSnapshotError(source + ": stage " + std::to_string(i + 1) + " was \"" +
+                                      (identity ? *identity : "?") + "\" when saved, this pipeline has \"" +
+                                      stage.identity() + "\"; a stream state only restores into the pipeline "
+                                      "that saved it");
+        }
+        const auto* record = view.find(stage_key(i));
+        const std::size_t count = record == nullptr ? 0 : static_cast<std::size_t>(record->element_count);
+        if (count != stage.state_floats() || (record != nullptr && record->dtype != models::DType::kF32)) {
+            throw StreamSnapshotError(source + ": stage " + std::to_string(i + 1) + " holds " +
+                                      std::to_string(count) + " state floats, the stage has " +
+                                      std::to_string(stage.state_floats()));
+        }
+        if (count != 0) std::memcpy(state.data() + at, record->bytes.data(), count * sizeof(float));
+        for (std::size_t k = 0; k < count; ++k) {
+            if (!std::isfinite(state[at + k])) {
+                throw StreamSnapshotError(source + ": stage " + std::to_string(i + 1) +
+                                          " holds a non-finite value at index " + std::to_string(k));
+            }
+        }
+        at += count;
+    }
+    pipeline.restore_state(state);
+}
+
+}  // namespace statestream::engine
