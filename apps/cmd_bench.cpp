@@ -3,6 +3,7 @@
 
 #include "apps/subcommand.hpp"
 #include "bench/bench_dsp.hpp"
+#include "bench/bench_engine.hpp"
 #include "bench/bench_ssm.hpp"
 
 namespace statestream::apps {
@@ -26,10 +27,18 @@ Subcommand add_bench_command(CLI::App& parent) {
                "and the speech front-end (resampling to 16 kHz, log-mel).");
     dsp->add_option("--seconds", dsp_options->seconds_per_case, "CPU seconds per measured case")
         ->check(CLI::Range(0.01, 60.0));
-    return {cli, [cli, ssm, options, dsp_options]() {
+    auto engine_options = std::make_shared<bench::EngineBenchOptions>();
+    CLI::App* engine = cli->add_subcommand(
+        "engine", "Runtime: SPSC ring throughput and one-way latency between two threads vs a "
+                  "mutex + condition-variable queue, and the pipeline's overhead per step beyond "
+                  "the model itself.");
+    engine->add_option("--seconds", engine_options->seconds_per_case, "Scale of each measured case")
+        ->check(CLI::Range(0.01, 60.0));
+    return {cli, [cli, ssm, options, dsp_options, engine_options]() {
                 int status = 0;
                 if (ssm->parsed()) status = bench::run_ssm_bench(*options);
                 if (cli->got_subcommand("dsp")) status = bench::run_dsp_bench(*dsp_options);
+                if (cli->got_subcommand("engine")) status = bench::run_engine_bench(*engine_options);
                 return status == 0 ? ExitCode::kSuccess : ExitCode::kRuntimeFailure;
             }};
 }

@@ -74,12 +74,13 @@ TEST_CASE("CLI: subcommands not built yet fail honestly with exit 1", "[integrat
     }
 }
 
-TEST_CASE("CLI: bench needs a benchmark name and lists ssm and dsp", "[integration][cli]") {
+TEST_CASE("CLI: bench needs a benchmark name and lists ssm, dsp and engine", "[integration][cli]") {
     CHECK(run({"bench"}).exit_code == 2);
     CHECK(run({"bench", "nonexistent"}).exit_code == 2);
     const auto help = run({"bench", "--help"});
     CHECK(help.exit_code == 0);
-    CHECK_THAT(help.out, Contains("ssm") && Contains("dsp"));
+    CHECK_THAT(help.out, Contains("ssm") && Contains("dsp") && Contains("engine"));
+    CHECK(run({"bench", "engine", "--seconds", "0"}).exit_code == 2);
     CHECK(run({"bench", "ssm", "--seconds", "0"}).exit_code == 2);  // outside 0.01..60
     CHECK(run({"bench", "dsp", "--seconds", "0"}).exit_code == 2);
     const auto dsp = run({"bench", "dsp", "--seconds", "0.01"});
