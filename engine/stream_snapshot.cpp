@@ -2,18 +2,16 @@
 
 #include <cmath>
 #include <cstring>
-
-#include <nlohmann/json.hpp>
+#include <map>
 
 #include "models/model_file_error.hpp"
 #include "models/safetensors_file.hpp"
+#include "models/safetensors_writer.hpp"
 
 namespace statestream::engine {
 
 namespace {
 constexpr const char* kFormatKey = "statestream_stream";
-constexpr std::size_t kLengthPrefixBytes = 8;
-constexpr std::size_t kDataAlignment = 8;
 
 std::string stage_key(std::size_t i) { return "stage." + std::to_string(i); }
 }  // namespace
@@ -21,32 +19,18 @@ std::string stage_key(std::size_t i) { return "stage." + std::to_string(i); }
 std::vector<std::byte> save_stream(const Pipeline& pipeline) {
     std::vector<float> state(pipeline.state_floats());
     pipeline.save_state(state);
-
-    nlohmann::json header;
-    nlohmann::json metadata = {{kFormatKey, std::to_string(kStreamSnapshotFormatVersion)},
-                               {"stages", std::to_string(pipeline.size())}};
-    std::uint64_t offset = 0;
+    std::map<std::string, std::string> metadata = {
+        {kFormatKey, std::to_string(kStreamSnapshotFormatVersion)},
+        {"stages", std::to_string(pipeline.size())}};
+    std::vector<models::F32Tensor> tensors;
+    std::span<const float> rest(state);
     for (std::size_t i = 0; i < pipeline.size(); ++i) {
         const Stage& stage = pipeline.stage(i);
         metadata[stage_key(i)] = stage.identity();
-        const std::uint64_t bytes = std::uint64_t{stage.state_floats()} * sizeof(float);
-        if (bytes == 0) continue;
-        header[stage_key(i)] = {{"dtype", "F32"},
-                                {"shape", {std::uint64_t{stage.state_floats()}}},
-                                {"data_offsets", {offset, offset + bytes}}};
-        offset += bytes;
+        tensors.push_back({stage_key(i), rest.first(stage.state_floats())});
+        rest = rest.subspan(stage.state_floats());
     }
-    header["__metadata__"] = metadata;
-    std::string text = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    text.append((kDataAlignment - (kLengthPrefixBytes + text.size()) % kDataAlignment) % kDataAlignment, ' ');
-    const std::uint64_t header_bytes = text.size();
-    std::vector<std::byte> out(kLengthPrefixBytes + text.size() + state.size() * sizeof(float));
-    std::memcpy(out.data(), &header_bytes, kLengthPrefixBytes);
-    std::memcpy(out.data() + kLengthPrefixBytes, text.data(), text.size());
-    if (!state.empty()) {
-        std::memcpy(out.data() + kLengthPrefixBytes + text.size(), state.data(), state.size() * sizeof(float));
-    }
-    return out;
+    return models::write_safetensors(metadata, tensors);
 }
 
 void restore_stream(Pipeline& pipeline, std::span<const std::byte> bytes, const std::string& source) {

@@ -12,10 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
-
 #include "models/model_file_error.hpp"
 #include "models/safetensors_file.hpp"
+#include "models/safetensors_writer.hpp"
 
 namespace statestream::models {
 
@@ -30,9 +29,8 @@ constexpr const char* kFingerprintKey = "model_fingerprint";
 constexpr const char* kModelNameKey = "model_name";
 constexpr const char* kModelSourceKey = "model_source";
 constexpr const char* kStateTensor = "state";
-
 constexpr std::size_t kLengthPrefixBytes = 8;  // safetensors: u64 little-endian header length
-constexpr std::size_t kDataAlignment = 8;      // pad the header so the floats start aligned
+
 
 constexpr const char* kSaveAgain =
     " Restore an intact copy, or save the stream's state again (save_state_file()).";
@@ -132,38 +130,16 @@ std::vector<std::byte> save_state(const SsmModel& model, const StreamState& stat
                                              "(SsmModel::make_state()) instead of saving it.");
     }
 
-    const std::uint64_t state_bytes = std::uint64_t{state.values.size()} * sizeof(float);
-    nlohmann::json header;
-    header["__metadata__"] = {
+    const std::map<std::string, std::string> metadata = {
         {kFormatKey, std::to_string(kStateSnapshotFormatVersion)},
         {kFingerprintKey, file.fingerprint()},
         {kModelNameKey, file.description().recipe.name},
+        // A path that is not valid UTF-8 must not make saving fail: the writer replaces its bad
+        // bytes in this messages-only field.
         {kModelSourceKey, model_file_name(model)},
     };
-    header[kStateTensor] = {
-        {"dtype", "F32"},
-        {"shape", {std::uint64_t{state.values.size()}}},
-        {"data_offsets", {std::uint64_t{0}, state_bytes}},
-    };
-    // A path that is not valid UTF-8 must not make saving fail: its bad bytes become U+FFFD
-    // in the (messages-only) model_source.
-    std::string text = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    // Spaces after the JSON, as the safetensors reference writer does, so the data section
-    // starts 8-byte aligned and the parser can read the floats in place.
-    text.append((kDataAlignment - (kLengthPrefixBytes + text.size()) % kDataAlignment) %
-                    kDataAlignment,
-                ' ');
-
-    const std::uint64_t header_bytes = text.size();
-    std::vector<std::byte> out(kLengthPrefixBytes + text.size() +
-                               static_cast<std::size_t>(state_bytes));
-    std::memcpy(out.data(), &header_bytes, kLengthPrefixBytes);
-    std::memcpy(out.data() + kLengthPrefixBytes, text.data(), text.size());
-    if (state_bytes != 0) {
-        std::memcpy(out.data() + kLengthPrefixBytes + text.size(), state.values.data(),
-                    static_cast<std::size_t>(state_bytes));
-    }
-    return out;
+    const F32Tensor tensors[] = {{kStateTensor, state.values}};
+    return write_safetensors(metadata, tensors);
 }
 
 void save_state_file(const SsmModel& model, const StreamState& state,
