@@ -125,15 +125,15 @@ void StreamResampler::push(float sample) noexcept {
     ++fifo_size_;
 }
 
-void StreamResampler::feed(std::span<const float> in) noexcept {
-    const std::size_t produced = convert(converter_, ratio_, in, generated_);
-    const std::size_t dropped = std::min(skip_, produced);
-    skip_ -= dropped;
-    for (std::size_t i = dropped; i < produced; ++i) push(generated_[i]);
-    const std::uint64_t completed =
-        (phase_ + in.size()) * up_ / down_ - phase_ * up_ / down_;
-    owed_ = static_cast<std::size_t>(static_cast<std::uint64_t>(owed_) + completed -
-                                     (produced - dropped));
+StreamResampler::Advance StreamResampler::advance(std::span<const float> in) noexcept {
+    const std::size_t generated = convert(converter_, ratio_, in, generated_);
+    // floor(total_in * up / down) = q * up + floor(phase * up / down) for total_in = q * down +
+    // phase, so the phase alone gives how many output indices this input completed.
+    const auto completed = static_cast<std::size_t>((phase_ + in.size()) * up_ / down_ -
+                                                    phase_ * up_ / down_);
+    phase_ = (phase_ + in.size()) % down_;
+    owed_ = owed_ + completed - generated;
+    return {generated, completed};
 }
 
 void StreamResampler::remember(std::span<const float> in) noexcept {
@@ -144,15 +144,14 @@ void StreamResampler::remember(std::span<const float> in) noexcept {
 }
 
 std::size_t StreamResampler::process(std::span<const float> in, std::span<float> out) noexcept {
-    feed(in);  // uses phase_ before this input
+    const Advance step = advance(in);
+    // After a replayed restore, outputs the saved stream had already generated come again.
+    const std::size_t dropped = std::min(skip_, step.generated);
+    skip_ -= dropped;
+    owed_ += dropped;
+    for (std::size_t i = dropped; i < step.generated; ++i) push(generated_[i]);
     remember(in);
-    const std::uint64_t before = phase_ * up_ / down_;
-    const std::uint64_t after = (phase_ + in.size()) * up_ / down_;
-    phase_ = (phase_ + in.size()) % down_;
-    // floor(total_in * up / down) = q * up + floor(phase * up / down) for total_in = q * down +
-    // phase, so the phase alone gives how many output indices this input completed.
-    const auto count = static_cast<std::size_t>(
-        std::min<std::uint64_t>(after - before, std::min(fifo_size_, out.size())));
+    const std::size_t count = std::min({step.completed, fifo_size_, out.size()});
     for (std::size_t i = 0; i < count; ++i) {
         out[i] = fifo_[fifo_head_];
         fifo_head_ = (fifo_head_ + 1) % fifo_.size();
@@ -198,10 +197,7 @@ void StreamResampler::restore_state(std::span<const float> in) noexcept {
     std::size_t tail_head = 0;  // replay_tail_ is a ring of the last generated outputs
     while (!recent.empty()) {
         const std::size_t block = std::min(recent.size(), config_.max_input_samples);
-        const std::size_t produced = convert(converter_, ratio_, recent.first(block), generated_);
-        owed_ += static_cast<std::size_t>((phase_ + block) * up_ / down_ - phase_ * up_ / down_);
-        owed_ -= produced;
-        phase_ = (phase_ + block) % down_;
+        const std::size_t produced = advance(recent.first(block)).generated;
         for (std::size_t i = 0; i < produced; ++i) {
             replay_tail_[tail_head] = generated_[i];
             tail_head = (tail_head + 1) % replay_tail_.size();

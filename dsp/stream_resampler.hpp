@@ -59,7 +59,12 @@ public:
     void reset() noexcept;
 
 private:
-    void feed(std::span<const float> in) noexcept;   // through libsamplerate into the FIFO
+    struct Advance {
+        std::size_t generated;  // samples libsamplerate wrote to generated_
+        std::size_t completed;  // output indices whose input time this input passed
+    };
+    // Runs `in` through libsamplerate into generated_; advances phase_ and owed_.
+    Advance advance(std::span<const float> in) noexcept;
     void push(float sample) noexcept;
     void remember(std::span<const float> in) noexcept;
     void prime() noexcept;                           // empty FIFO + latency_ zeros

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/single_writer_counter.hpp"
+
 namespace statestream::engine {
 
 struct StepStatistics {
@@ -37,9 +39,9 @@ public:
     // Thread: real-time (the one writer). O(1), no allocation, no lock, no RMW instruction.
     void record(std::int64_t elapsed_ns) noexcept {
         if (elapsed_ns < 0) elapsed_ns = 0;
-        bump(buckets_[static_cast<std::size_t>(bucket_of(elapsed_ns))]);
-        bump(steps_);
-        if (elapsed_ns > deadline_ns_) bump(misses_);
+        increment_single_writer(buckets_[static_cast<std::size_t>(bucket_of(elapsed_ns))]);
+        increment_single_writer(steps_);
+        if (elapsed_ns > deadline_ns_) increment_single_writer(misses_);
         sum_ns_.store(sum_ns_.load(std::memory_order_relaxed) + static_cast<std::uint64_t>(elapsed_ns),
                       std::memory_order_relaxed);
         if (elapsed_ns > max_ns_.load(std::memory_order_relaxed)) {
@@ -59,10 +61,6 @@ public:
     [[nodiscard]] static std::int64_t upper_bound(int bucket) noexcept;
 
 private:
-    static void bump(std::atomic<std::uint64_t>& counter) noexcept {
-        counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    }
-
     std::int64_t deadline_ns_;
     std::array<std::atomic<std::uint64_t>, kBuckets> buckets_{};
     std::atomic<std::uint64_t> steps_{0};

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "dsp/flush_denormals.hpp"
+#include "engine/single_writer_counter.hpp"
 
 namespace statestream::engine {
 
@@ -16,10 +17,6 @@ std::int64_t monotonic_ns() noexcept {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
-}
-// Single writer: a plain load and store, no read-modify-write on the real-time path.
-void bump(std::atomic<std::uint64_t>& counter) noexcept {
-    counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 }  // namespace
 
@@ -61,11 +58,11 @@ void RealtimeWorker::stop() {
 
 bool RealtimeWorker::push_input(std::span<const float> in) noexcept {
     if (input_.writable() < in_floats_) {
-        bump(input_overruns_);
+        increment_single_writer(input_overruns_);
         return false;
     }
     (void)input_.write(in);
-    bump(pushed_);
+    increment_single_writer(pushed_);
     sem_post(&wake_);
     return true;
 }
@@ -78,7 +75,7 @@ bool RealtimeWorker::pop_output(std::span<float> out) noexcept {
 
 void RealtimeWorker::emit(std::span<const float> block) noexcept {
     if (output_.writable() < block.size()) {
-        bump(output_overruns_);
+        increment_single_writer(output_overruns_);
         return;
     }
     (void)output_.write(block);
@@ -97,16 +94,16 @@ void RealtimeWorker::run() noexcept {
             if (backlog > config_.max_backlog_steps) {
                 if (config_.policy == OverloadPolicy::kPassThrough) {
                     emit(in_block_);
-                    bump(passed_through_);
+                    increment_single_writer(passed_through_);
                 } else {
-                    bump(dropped_);
+                    increment_single_writer(dropped_);
                 }
                 continue;
             }
             const std::int64_t t0 = monotonic_ns();
             pipeline_.step(in_block_, out_block_);
             meter_.record(monotonic_ns() - t0);
-            bump(processed_);
+            increment_single_writer(processed_);
             emit(out_block_);
         }
         if (!running_.load(std::memory_order_acquire) && input_.readable() < in_floats_) return;

@@ -48,4 +48,14 @@ public:
     virtual void reset() noexcept = 0;
 };
 
+// A stage whose output depends on the current block only (a gain, a copy, a head without
+// memory): nothing to snapshot.
+class StatelessStage : public Stage {
+public:
+    [[nodiscard]] std::size_t state_floats() const noexcept override { return 0; }
+    void save_state(std::span<float>) const noexcept override {}
+    void restore_state(std::span<const float>) noexcept override {}
+    void reset() noexcept override {}
+};
+
 }  // namespace statestream::engine

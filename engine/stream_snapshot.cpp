@@ -4,6 +4,7 @@
 #include <cstring>
 #include <map>
 
+#include "models/aligned_bytes.hpp"
 #include "models/model_file_error.hpp"
 #include "models/safetensors_file.hpp"
 #include "models/safetensors_writer.hpp"
@@ -34,13 +35,10 @@ std::vector<std::byte> save_stream(const Pipeline& pipeline) {
 }
 
 void restore_stream(Pipeline& pipeline, std::span<const std::byte> bytes, const std::string& source) {
-    // The container parser wants 8-byte aligned tensors in memory.
-    std::vector<std::uint64_t> aligned((bytes.size() + 7) / 8);
-    if (!bytes.empty()) std::memcpy(aligned.data(), bytes.data(), bytes.size());
-    const std::span<const std::byte> view_bytes(reinterpret_cast<const std::byte*>(aligned.data()), bytes.size());
+    const models::AlignedCopy aligned(bytes);
     models::SafetensorsView view;
     try {
-        view = models::SafetensorsView::parse(view_bytes, source);
+        view = models::SafetensorsView::parse(aligned.bytes(), source);
     } catch (const models::ModelFileError& error) {
         throw StreamSnapshotError(std::string(error.what()) + " (not a readable stream snapshot)");
     }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "models/aligned_bytes.hpp"
 #include "models/model_file_error.hpp"
 #include "models/safetensors_file.hpp"
 #include "models/safetensors_writer.hpp"
@@ -56,23 +57,6 @@ std::string metadata_or(const std::map<std::string, std::string>& metadata, cons
     const auto it = metadata.find(key);
     return it == metadata.end() ? fallback : it->second;
 }
-
-// The parser reads floats in place and so needs 8-byte aligned bytes (a mapping is); caller
-// bytes from a vector<byte> or a network buffer need not be, and are copied when they are not.
-class AlignedCopy {
-public:
-    explicit AlignedCopy(std::span<const std::byte> bytes) : bytes_(bytes) {
-        if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t) == 0) return;
-        storage_.resize((bytes.size() + sizeof(std::uint64_t) - 1) / sizeof(std::uint64_t));
-        std::memcpy(storage_.data(), bytes.data(), bytes.size());
-        bytes_ = {reinterpret_cast<const std::byte*>(storage_.data()), bytes.size()};
-    }
-    [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return bytes_; }
-
-private:
-    std::vector<std::uint64_t> storage_;  // empty when the caller's bytes were aligned
-    std::span<const std::byte> bytes_;
-};
 
 // Closes the descriptor on every path out of the function that opened it.
 struct FileDescriptor {

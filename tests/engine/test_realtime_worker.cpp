@@ -17,7 +17,7 @@ namespace {
 
 // Doubles each sample; optionally burns CPU time per step to simulate a model that cannot keep
 // up (busy-waits rather than sleeping: the worker must cope with compute, not with blocking).
-class DoublingStage final : public Stage {
+class DoublingStage final : public StatelessStage {
 public:
     explicit DoublingStage(std::chrono::microseconds cost) : cost_(cost) {}
     std::string describe() const override { return "double"; }
@@ -30,10 +30,6 @@ public:
         }
         for (std::size_t i = 0; i < in.size(); ++i) out[i] = 2.0f * in[i];
     }
-    std::size_t state_floats() const noexcept override { return 0; }
-    void save_state(std::span<float>) const noexcept override {}
-    void restore_state(std::span<const float>) noexcept override {}
-    void reset() noexcept override {}
 
 private:
     std::chrono::microseconds cost_;

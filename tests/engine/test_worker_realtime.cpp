@@ -25,7 +25,7 @@ using statestream::test::armed_lock_calls;
 namespace {
 
 // First stage of the pipeline: arms the worker thread it runs on, then passes audio through.
-class ArmWorkerThread final : public Stage {
+class ArmWorkerThread final : public StatelessStage {
 public:
     std::string describe() const override { return "arm"; }
     StageShape input() const noexcept override { return {1, 48000.0, 480}; }
@@ -35,10 +35,6 @@ public:
         statestream::test::arm_this_thread(true);
         std::copy(in.begin(), in.end(), out.begin());
     }
-    std::size_t state_floats() const noexcept override { return 0; }
-    void save_state(std::span<float>) const noexcept override {}
-    void restore_state(std::span<const float>) noexcept override {}
-    void reset() noexcept override {}
 };
 
 }  // namespace
@@ -86,7 +82,7 @@ TEST_CASE("A live pipeline's real-time path neither allocates nor locks", "[engi
     }
     // Read the counts while the worker thread is still alive: its exit frees thread-local
     // storage, which is the thread library's business, not the real-time path's.
-    while (worker.counters().processed + worker.counters().dropped < worker.counters().pushed) {
+    for (auto c = worker.counters(); c.processed + c.dropped < c.pushed; c = worker.counters()) {
         std::this_thread::yield();
     }
     const auto allocations = armed_allocator_calls() - allocations_before;

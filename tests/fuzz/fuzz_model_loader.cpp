@@ -4,19 +4,16 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <vector>
 
+#include "models/aligned_bytes.hpp"
 #include "models/model_file.hpp"
 #include "models/model_file_error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    // A mapped file starts page-aligned; libFuzzer's buffer need not, so copy to 8-byte storage.
-    std::vector<std::uint64_t> aligned((size + 7) / 8);
-    if (size != 0) std::memcpy(aligned.data(), data, size);
+    // A mapped file starts page-aligned; libFuzzer's buffer need not be.
+    const statestream::models::AlignedCopy aligned({reinterpret_cast<const std::byte*>(data), size});
     try {
-        const auto model = statestream::models::ModelFile::parse(
-            {reinterpret_cast<const std::byte*>(aligned.data()), size}, "fuzz-input");
+        const auto model = statestream::models::ModelFile::parse(aligned.bytes(), "fuzz-input");
         (void)model.parameter_count();
     } catch (const statestream::models::ModelFileError&) {
     }
