@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
                             "streams at once.", "the forecasting model"),
         add_planned_command(cli, "batch", "Enhance or transcribe many files on all cores, "
                             "resumable.", "batch processing"),
+        statestream::apps::add_run_command(cli),
         statestream::apps::add_bench_command(cli),
         statestream::apps::add_devices_command(cli),
         statestream::apps::add_info_command(cli),

@@ -18,6 +18,7 @@ struct Subcommand {
 Subcommand add_info_command(CLI::App& parent);
 Subcommand add_devices_command(CLI::App& parent);
 Subcommand add_bench_command(CLI::App& parent);
+Subcommand add_run_command(CLI::App& parent);
 // enhance, transcribe, forecast, batch: registered with their help text; running one
 // says plainly that this build does not have it yet.
 Subcommand add_planned_command(CLI::App& parent, const char* name, const char* description,

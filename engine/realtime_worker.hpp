@@ -62,10 +62,15 @@ public:
     // Thread: producer (the audio callback). in.size() == pipeline input floats. False when the
     // input ring is full (counted as an overrun; the block is lost).
     bool push_input(std::span<const float> in) noexcept;
+    // Thread: producer. Blocks queued for the worker now: a file reader pushes only while this
+    // is at most max_backlog_steps, so the policy never sheds a file's blocks.
+    [[nodiscard]] std::size_t input_backlog() const noexcept { return input_.readable() / in_floats_; }
+    [[nodiscard]] const WorkerConfig& config() const noexcept { return config_; }
     // Thread: consumer. out.size() == pipeline output floats. False when no block is ready.
     bool pop_output(std::span<float> out) noexcept;
 
     [[nodiscard]] const DeadlineMeter& meter() const noexcept { return meter_; }
+    [[nodiscard]] const Pipeline& pipeline() const noexcept { return pipeline_; }
     // Thread: any.
     [[nodiscard]] WorkerCounters counters() const noexcept;
 

@@ -13,4 +13,8 @@ inline void increment_single_writer(std::atomic<std::uint64_t>& counter) noexcep
     counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
+inline void add_single_writer(std::atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
+    counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
 }  // namespace statestream::engine

@@ -1,61 +1,17 @@
 #include "engine/io/audio_devices.hpp"
 
-#include <cstdlib>
+#include <algorithm>
+#include <cctype>
 #include <stdexcept>
+#include <string>
 
-#include <fcntl.h>
+#include <fmt/core.h>
+
 #include <portaudio.h>
-#include <unistd.h>
+
+#include "engine/io/portaudio_session.hpp"
 
 namespace statestream::engine::io {
-
-namespace {
-
-// ALSA and libjack print dozens of lines to stderr while PortAudio probes for cards and a JACK
-// server that are not there; they are not errors of ours and bury the real output. They are
-// silenced for the probe only; STATESTREAM_AUDIO_DEBUG=1 keeps them for diagnosis. PortAudio's
-// own result is still checked and reported.
-class ProbeNoiseSilencer {
-public:
-    ProbeNoiseSilencer() {
-        const char* debug = std::getenv("STATESTREAM_AUDIO_DEBUG");
-        if (debug != nullptr && debug[0] == '1') return;
-        saved_stderr_ = ::dup(STDERR_FILENO);
-        const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-        if (saved_stderr_ >= 0 && null_fd >= 0) ::dup2(null_fd, STDERR_FILENO);
-        if (null_fd >= 0) ::close(null_fd);
-    }
-    ~ProbeNoiseSilencer() {
-        if (saved_stderr_ < 0) return;
-        ::dup2(saved_stderr_, STDERR_FILENO);
-        ::close(saved_stderr_);
-    }
-    ProbeNoiseSilencer(const ProbeNoiseSilencer&) = delete;
-    ProbeNoiseSilencer& operator=(const ProbeNoiseSilencer&) = delete;
-
-private:
-    int saved_stderr_ = -1;
-};
-
-// Pa_Initialize/Pa_Terminate are reference counted; this pairs them on every path out.
-class PortAudioSession {
-public:
-    PortAudioSession() {
-        const PaError status = [] {
-            const ProbeNoiseSilencer quiet;
-            return Pa_Initialize();
-        }();
-        if (status != paNoError) {
-            throw std::runtime_error(std::string("PortAudio could not start: ") +
-                                     Pa_GetErrorText(status));
-        }
-    }
-    ~PortAudioSession() { Pa_Terminate(); }
-    PortAudioSession(const PortAudioSession&) = delete;
-    PortAudioSession& operator=(const PortAudioSession&) = delete;
-};
-
-}  // namespace
 
 AudioDeviceList list_audio_devices() {
     const PortAudioSession session;
@@ -86,6 +42,81 @@ AudioDeviceList list_audio_devices() {
         list.devices.push_back(device);
     }
     return list;
+}
+
+namespace {
+
+std::string lowercase(std::string text) {
+    std::transform(text.begin(), text.end(), text.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return text;
+}
+
+bool has_channels(const AudioDevice& device, AudioDirection direction) {
+    return direction == AudioDirection::kCapture ? device.max_input_channels > 0
+                                                 : device.max_output_channels > 0;
+}
+
+std::string candidates(const AudioDeviceList& list, AudioDirection direction) {
+    std::string names;
+    for (const auto& device : list.devices) {
+        if (!has_channels(device, direction)) continue;
+        names += fmt::format("\n  [{}] {} ({})", device.index, device.name, device.host_api);
+    }
+    return names.empty() ? std::string("\n  (none)") : names;
+}
+
+}  // namespace
+
+const char* direction_name(AudioDirection direction) noexcept {
+    return direction == AudioDirection::kCapture ? "capture" : "playback";
+}
+
+const AudioDevice& find_audio_device(const AudioDeviceList& list, const std::string& spec,
+                                     AudioDirection direction) {
+    const char* what = direction_name(direction);
+    const bool all_digits = !spec.empty() && std::all_of(spec.begin(), spec.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) != 0;
+    });
+    std::vector<const AudioDevice*> matches;
+    if (spec.empty() || spec == "default") {
+        for (const auto& device : list.devices) {
+            const bool is_default = direction == AudioDirection::kCapture ? device.default_input
+                                                                          : device.default_output;
+            if (is_default) matches.push_back(&device);
+        }
+    } else if (all_digits) {
+        for (const auto& device : list.devices) {
+            if (std::to_string(device.index) == spec) matches.push_back(&device);
+        }
+    } else {
+        const std::string wanted = lowercase(spec);
+        for (const auto& device : list.devices) {
+            if (!has_channels(device, direction)) continue;
+            const std::string name = lowercase(device.name);
+            if (name == wanted) return device;  // an exact name beats any partial ones
+            if (name.find(wanted) != std::string::npos) matches.push_back(&device);
+        }
+    }
+    if (matches.empty()) {
+        throw std::invalid_argument(fmt::format(
+            "no {} device matches '{}'; give an index or part of a name from this list "
+            "(`statestream devices` shows rates and latencies):{}",
+            what, spec, candidates(list, direction)));
+    }
+    if (matches.size() > 1) {
+        std::string names;
+        for (const auto* device : matches) names += fmt::format("\n  [{}] {}", device->index, device->name);
+        throw std::invalid_argument(fmt::format(
+            "'{}' matches {} {} devices; give the index or a longer part of the name:{}", spec,
+            matches.size(), what, names));
+    }
+    if (!has_channels(*matches.front(), direction)) {
+        throw std::invalid_argument(fmt::format(
+            "device [{}] {} has no {} channels; {} devices:{}", matches.front()->index,
+            matches.front()->name, what, what, candidates(list, direction)));
+    }
+    return *matches.front();
 }
 
 }  // namespace statestream::engine::io

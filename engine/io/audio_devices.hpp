@@ -29,4 +29,15 @@ struct AudioDeviceList {
 // with PortAudio's message when the library cannot start.
 [[nodiscard]] AudioDeviceList list_audio_devices();
 
+enum class AudioDirection { kCapture, kPlayback };
+[[nodiscard]] const char* direction_name(AudioDirection direction) noexcept;
+
+// The device a user means by `spec`: "default" (or empty) for the host's default, a number for
+// that index, otherwise a case-insensitive part of the name ("system", "USB"); an exact name
+// wins over partial matches. Throws std::invalid_argument when none or several match, or when
+// the device has no channels in that direction, listing the devices to choose from.
+[[nodiscard]] const AudioDevice& find_audio_device(const AudioDeviceList& list,
+                                                   const std::string& spec,
+                                                   AudioDirection direction);
+
 }  // namespace statestream::engine::io

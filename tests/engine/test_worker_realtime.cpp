@@ -17,27 +17,13 @@
 #include "engine/stages/model_stage.hpp"
 #include "engine/stages/resample_stage.hpp"
 #include "tests/support/allocation_hooks.hpp"
+#include "tests/support/arming_stage.hpp"
 
 using namespace statestream::engine;
 using statestream::test::armed_allocator_calls;
 using statestream::test::armed_lock_calls;
+using statestream::test::ArmWorkerThread;
 
-namespace {
-
-// First stage of the pipeline: arms the worker thread it runs on, then passes audio through.
-class ArmWorkerThread final : public StatelessStage {
-public:
-    std::string describe() const override { return "arm"; }
-    StageShape input() const noexcept override { return {1, 48000.0, 480}; }
-    StageShape output() const noexcept override { return {1, 48000.0, 480}; }
-    double latency_seconds() const noexcept override { return 0.0; }
-    void process(std::span<const float> in, std::span<float> out) noexcept override {
-        statestream::test::arm_this_thread(true);
-        std::copy(in.begin(), in.end(), out.begin());
-    }
-};
-
-}  // namespace
 
 TEST_CASE("The hooks count a mutex lock on an armed thread", "[engine][rt]") {
     std::mutex mutex;
@@ -53,7 +39,7 @@ TEST_CASE("A live pipeline's real-time path neither allocates nor locks", "[engi
         std::filesystem::path(STATESTREAM_DATA_DIR) / "models" / "tiny_mamba2.safetensors");
     const statestream::models::SsmModel model(file);
     std::vector<std::unique_ptr<Stage>> stages;
-    stages.push_back(std::make_unique<ArmWorkerThread>());
+    stages.push_back(std::make_unique<ArmWorkerThread>(StageShape{1, 48000.0, 480}));
     stages.push_back(std::make_unique<ResampleStage>(48000, 16000, 480));
     stages.push_back(std::make_unique<LogMelStage>(statestream::dsp::LogMelConfig{16000.0, 400, 160, 8}));
     stages.push_back(std::make_unique<ModelStage>(model, 100.0));
