@@ -93,6 +93,7 @@ ExitCode run_pipeline(const RunArguments& args) {
         case engine::RunEnd::kStopRequested:
         case engine::RunEnd::kTimeLimit:
             return ExitCode::kSuccess;
+        case engine::RunEnd::kRunning:  // not returned by run_stream
         case engine::RunEnd::kDeviceLost:
         case engine::RunEnd::kFailed:
             fmt::print(stderr, "statestream run: {}\n", report.detail);

@@ -128,8 +128,9 @@ PipelineDescription parse_pipeline_description(std::string_view json_text,
     Json document;
     try {
         document = Json::parse(json_text.begin(), json_text.end());
-    } catch (const Json::parse_error& error) {
-        // nlohmann's message carries the line and column.
+    } catch (const Json::exception& error) {
+        // parse_error carries the line and column; out_of_range is a number too large for a
+        // double ("1e999").
         throw PipelineDescriptionError(fmt::format("{}: not valid JSON: {}", origin, error.what()));
     }
     reader.object(document, "", {"schema", "name", "input", "stages", "realtime", "source", "sink"});

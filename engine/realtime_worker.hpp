@@ -65,6 +65,9 @@ public:
     // Thread: producer. Blocks queued for the worker now: a file reader pushes only while this
     // is at most max_backlog_steps, so the policy never sheds a file's blocks.
     [[nodiscard]] std::size_t input_backlog() const noexcept { return input_.readable() / in_floats_; }
+    // Thread: consumer. Output blocks that still fit in the output ring: a file reader also
+    // waits for this, so a slow sink slows the reader instead of losing blocks.
+    [[nodiscard]] std::size_t output_room() const noexcept { return output_.writable() / out_floats_; }
     [[nodiscard]] const WorkerConfig& config() const noexcept { return config_; }
     // Thread: consumer. out.size() == pipeline output floats. False when no block is ready.
     bool pop_output(std::span<float> out) noexcept;

@@ -87,6 +87,7 @@ std::string message_of(const std::exception_ptr& error) {
 
 const char* run_end_name(RunEnd end) noexcept {
     switch (end) {
+        case RunEnd::kRunning: return "running";
         case RunEnd::kEndOfInput: return "end_of_input";
         case RunEnd::kStopRequested: return "stop_requested";
         case RunEnd::kTimeLimit: return "time_limit";
@@ -189,7 +190,10 @@ RunReport run_stream(Pipeline& pipeline, const WorkerConfig& worker_config,
             break;
         }
         if (reader) {
-            if (worker.input_backlog() > worker_config.max_backlog_steps) {
+            // Pushed only when the worker will step it (backlog within the bound) and its
+            // output will fit (room for everything queued, the step in progress and this one).
+            const std::size_t queued = worker.input_backlog();
+            if (queued > worker_config.max_backlog_steps || worker.output_room() < queued + 2) {
                 std::this_thread::sleep_for(std::chrono::microseconds(200));
             } else {
                 std::size_t got = 0;

@@ -35,11 +35,11 @@ struct RunOptions {
     io::CallbackObserver observer;
 };
 
-enum class RunEnd { kEndOfInput, kStopRequested, kTimeLimit, kDeviceLost, kFailed };
+enum class RunEnd { kRunning, kEndOfInput, kStopRequested, kTimeLimit, kDeviceLost, kFailed };
 [[nodiscard]] const char* run_end_name(RunEnd end) noexcept;
 
 struct RunReport {
-    RunEnd end = RunEnd::kEndOfInput;
+    RunEnd end = RunEnd::kRunning;  // how it ended; kRunning in reports taken mid-run
     std::string detail;             // what ended it, for the user (the error, the device)
     std::string source;             // what was opened, with latencies for devices
     std::string sink;

@@ -339,3 +339,31 @@ TEST_CASE("statestream devices lists the JACK server's device with its rate and 
     CHECK(std::regex_search(result.out, jack_line));
     std::printf("%s", result.out.c_str());  // shown in the test log
 }
+
+TEST_CASE("statestream run: SIGUSR1 prints statistics so far, Ctrl-C stops a live run cleanly "
+          "with exit 0 and the recording finished", "[engine][jack][portaudio]") {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("statestream-sigint-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const auto output = dir / "recording.flac";
+    std::filesystem::remove(output);
+
+    const JackServer server(server_config());
+    const ScopedDefaultJackServer default_server(server.name());
+    auto run = statestream::test::start_process(
+        {STATESTREAM_EXE, "run", write_pipeline_description(dir), "--input", "device:system",
+         "--output", output.string()});
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    ::kill(run.pid, SIGUSR1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    ::kill(run.pid, SIGINT);
+    const auto result = statestream::test::finish_process(run, 15000);
+    INFO("exit " << result.exit_code << "\nstderr:\n" << result.err);
+    CHECK(result.exit_code == 0);
+    CHECK(result.err.find(R"({"schema":"statestream.run/1","end":"running")") != std::string::npos);  // the SIGUSR1 snapshot
+    CHECK(result.err.find("ended: stop_requested") != std::string::npos);
+    CHECK(result.err.find("steps: steps ") != std::string::npos);
+    REQUIRE(std::filesystem::exists(output));
+    CHECK(frames_in_wav(output) > static_cast<std::int64_t>(kRateHz));  // ~2.5 s recorded
+    std::filesystem::remove_all(dir);
+}

@@ -23,7 +23,7 @@ const std::string kExe = STATESTREAM_EXE;
 const std::filesystem::path kTinyModel =
     std::filesystem::path(STATESTREAM_DATA_DIR) / "models" / "tiny_mamba2.safetensors";
 const std::vector<std::string> kSubcommands = {"enhance", "transcribe", "forecast", "batch",
-                                               "bench",   "devices",    "info"};
+                                               "run",     "bench",      "devices",  "info"};
 
 statestream::test::ProcessResult run(std::vector<std::string> args) {
     args.insert(args.begin(), kExe);
