@@ -22,6 +22,8 @@ packages=(
   python3 python3-torch
   # feature reference values (dsp fixtures are computed with numpy/scipy, not our own code)
   python3-numpy python3-scipy
+  # the enhancer's baseline in its quality script and tests: speexdsp's denoiser (ctypes)
+  libspeexdsp1
 )
 
 missing=()
