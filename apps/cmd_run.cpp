@@ -66,7 +66,7 @@ ExitCode run_pipeline(const RunArguments& args) {
     } catch (const engine::PipelineDescriptionError& error) {
         throw BadInputError(fmt::format("{}: {}", args.description, error.what()));
     }
-    std::fprintf(stderr, "%s", built.pipeline->describe().c_str());
+    fmt::print(stderr, "{}", built.pipeline->describe());
 
     g_stop_requested.store(false);
     std::signal(SIGINT, on_stop_signal);

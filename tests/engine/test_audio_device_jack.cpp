@@ -41,6 +41,7 @@
 #include "tests/support/arming_stage.hpp"
 #include "tests/support/jack_loopback_client.hpp"
 #include "tests/support/jack_server.hpp"
+#include "tests/support/seeded_noise.hpp"
 #include "tests/support/run_process.hpp"
 
 using namespace statestream::engine;
@@ -60,17 +61,6 @@ JackServerConfig server_config() {
     config.rate_hz = kRateHz;
     config.period_frames = kPeriodFrames;
     return config;
-}
-
-// Nonzero noise, so silence inserted by the engine is told apart from the signal, and a
-// 480-sample window identifies its position.
-std::vector<float> seeded_noise(std::size_t frames, std::uint32_t seed) {
-    std::mt19937 generator(seed);
-    std::uniform_real_distribution<float> magnitude(0.05f, 0.95f);
-    std::bernoulli_distribution negative(0.5);
-    std::vector<float> samples(frames);
-    for (auto& s : samples) s = negative(generator) ? -magnitude(generator) : magnitude(generator);
-    return samples;
 }
 
 // The one port PortAudio registered for statestream whose name ends in `suffix` (a regular
@@ -165,7 +155,7 @@ TEST_CASE("PortAudio on JACK: a signal through capture, the worker and playback 
           "order, every block seen or counted as lost", "[engine][jack][portaudio]") {
     const JackServer server(server_config());
     const ScopedDefaultJackServer default_server(server.name());
-    const auto signal = seeded_noise(6 * kRateHz, /*seed=*/7);
+    const auto signal = statestream::test::seeded_nonzero_noise(6 * kRateHz, /*seed=*/7);
     JackLoopbackClient client({server.name(), "ss_loopback", 12 * kRateHz});
     client.play(signal);  // playing before statestream starts: every captured frame is signal
 
@@ -230,7 +220,7 @@ TEST_CASE("PortAudio on JACK: the audio callback and the worker neither allocate
     const JackServer server(server_config());
     const ScopedDefaultJackServer default_server(server.name());
     JackLoopbackClient client({server.name(), "ss_loopback", kRateHz});
-    client.play(seeded_noise(4 * kRateHz, /*seed=*/11));
+    client.play(statestream::test::seeded_nonzero_noise(4 * kRateHz, /*seed=*/11));
 
     const auto file = statestream::models::ModelFile::load(
         std::filesystem::path(STATESTREAM_DATA_DIR) / "models/tiny_mamba2.safetensors");

@@ -24,6 +24,7 @@
 
 #include "tests/support/jack_loopback_client.hpp"
 #include "tests/support/jack_server.hpp"
+#include "tests/support/seeded_noise.hpp"
 
 using statestream::test::JackLoopbackClient;
 using statestream::test::JackLoopbackConfig;
@@ -38,19 +39,6 @@ constexpr std::uint32_t kPeriodFrames = 1024;      // 21.3 ms: several times thi
 constexpr std::size_t kSignalFrames = 2 * kRateHz + 17;  // 2 s, and not a period multiple
 constexpr std::size_t kRecordFrames = 10 * kRateHz;      // room for a late start
 constexpr std::chrono::milliseconds kWaitTimeout{15000};
-
-// Noise whose samples are never zero, so the first nonzero recorded sample marks the arrival,
-// and whose values a late or early copy would not match by chance.
-std::vector<float> seeded_burst(std::size_t frames, std::uint32_t seed) {
-    std::mt19937 generator(seed);
-    std::uniform_real_distribution<float> magnitude(0.05f, 0.95f);
-    std::bernoulli_distribution negative(0.5);
-    std::vector<float> samples(frames);
-    for (auto& sample : samples) {
-        sample = negative(generator) ? -magnitude(generator) : magnitude(generator);
-    }
-    return samples;
-}
 
 JackLoopbackConfig loopback_config(const JackServer& server, const std::string& client_name) {
     return {server.name(), client_name, kRecordFrames};
@@ -238,7 +226,7 @@ TEST_CASE("JACK harness: a burst played into 'play' comes back on 'record' one p
     CHECK(std::count(ports.begin(), ports.end(), client.record_port_name()) == 1);
 
     client.connect(client.play_port_name(), client.record_port_name());
-    const auto signal = seeded_burst(kSignalFrames, /*seed=*/20240611);
+    const auto signal = statestream::test::seeded_nonzero_noise(kSignalFrames, /*seed=*/20240611);
     client.play(signal);
     const Arrival arrival = find_signal(client, signal);
 
@@ -257,7 +245,7 @@ TEST_CASE("JACK harness: a loop with nothing connected records the dummy driver'
     const JackServer server(harness_server_config());
     JackLoopbackClient client(loopback_config(server, "ss_loopback"));
     client.connect("system:capture_1", client.record_port_name());
-    const auto signal = seeded_burst(kSignalFrames, /*seed=*/20240611);
+    const auto signal = statestream::test::seeded_nonzero_noise(kSignalFrames, /*seed=*/20240611);
     client.play(signal);
     const Arrival arrival = find_signal(client, signal);
     INFO(arrival);
@@ -270,8 +258,8 @@ TEST_CASE("JACK harness: two servers with different names run side by side witho
     const JackServer server_a(harness_server_config());
     const JackServer server_b(harness_server_config());
     REQUIRE(server_a.name() != server_b.name());
-    const auto signal_a = seeded_burst(kSignalFrames, /*seed=*/1);
-    const auto signal_b = seeded_burst(kSignalFrames, /*seed=*/2);
+    const auto signal_a = statestream::test::seeded_nonzero_noise(kSignalFrames, /*seed=*/1);
+    const auto signal_b = statestream::test::seeded_nonzero_noise(kSignalFrames, /*seed=*/2);
     REQUIRE(signal_a != signal_b);
 
     // Both loops play at once: b in a child process (see LoopBackInChild), a here.
