@@ -140,16 +140,18 @@ RunReport run_stream(Pipeline& pipeline, const WorkerConfig& worker_config,
         if (device_sink) report.sink = audio->describe();
     }
 
+    const auto input_seconds = [&] {
+        if (reader) return static_cast<double>(reader->position()) / in_shape.rate_hz;
+        if (audio && device_source) {
+            return static_cast<double>(audio->counters().frames_captured) / in_shape.rate_hz;
+        }
+        return 0.0;
+    };
     const auto fill_report = [&] {
         report.worker = worker.counters();
         report.steps = worker.meter().statistics();
-        if (audio) {
-            report.audio = audio->counters();
-            if (device_source) {
-                report.input_seconds = static_cast<double>(report.audio->frames_captured) / in_shape.rate_hz;
-            }
-        }
-        if (reader) report.input_seconds = static_cast<double>(reader->position()) / in_shape.rate_hz;
+        if (audio) report.audio = audio->counters();
+        report.input_seconds = input_seconds();
         if (sink) report.vectors_written = sink->vectors_written();
         else if (report.audio) report.vectors_written = report.audio->blocks_played * out_shape.block;
     };
@@ -221,9 +223,10 @@ RunReport run_stream(Pipeline& pipeline, const WorkerConfig& worker_config,
         } else {
             std::this_thread::sleep_for(kPollPeriod);
         }
-        fill_report();
+        report.input_seconds = input_seconds();
         if (on_poll && std::chrono::steady_clock::now() - last_report >= kReportPeriod) {
             last_report = std::chrono::steady_clock::now();
+            fill_report();  // percentiles and counters: only when someone may ask for them
             on_poll(report);
         }
     }

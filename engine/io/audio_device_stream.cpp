@@ -67,20 +67,14 @@ AudioDeviceStream::AudioDeviceStream(const AudioStreamConfig& config, RealtimeWo
     PaStreamParameters output_parameters{};
     std::string capture_name;
     std::string playback_name;
-    if (capturing_) {
-        const AudioDevice& device =
-            find_audio_device(devices, *config.capture_device, AudioDirection::kCapture);
-        input_parameters =
-            stream_parameters(device, AudioDirection::kCapture, config.suggested_latency_s);
-        capture_name = fmt::format("[{}] {} ({})", device.index, device.name, device.host_api);
-    }
-    if (playing_) {
-        const AudioDevice& device =
-            find_audio_device(devices, *config.playback_device, AudioDirection::kPlayback);
-        output_parameters =
-            stream_parameters(device, AudioDirection::kPlayback, config.suggested_latency_s);
-        playback_name = fmt::format("[{}] {} ({})", device.index, device.name, device.host_api);
-    }
+    const auto open_side = [&](const std::string& spec, AudioDirection direction,
+                               PaStreamParameters& parameters, std::string& name) {
+        const AudioDevice& device = find_audio_device(devices, spec, direction);
+        parameters = stream_parameters(device, direction, config.suggested_latency_s);
+        name = fmt::format("[{}] {} ({})", device.index, device.name, device.host_api);
+    };
+    if (capturing_) open_side(*config.capture_device, AudioDirection::kCapture, input_parameters, capture_name);
+    if (playing_) open_side(*config.playback_device, AudioDirection::kPlayback, output_parameters, playback_name);
     const PaStreamParameters* in = capturing_ ? &input_parameters : nullptr;
     const PaStreamParameters* out = playing_ ? &output_parameters : nullptr;
     const PaError supported = Pa_IsFormatSupported(in, out, config.sample_rate_hz);

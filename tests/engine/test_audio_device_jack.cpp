@@ -53,15 +53,10 @@ using statestream::test::ScopedDefaultJackServer;
 namespace {
 
 constexpr std::uint32_t kRateHz = 48000;
-constexpr std::uint32_t kPeriodFrames = 1024;
 constexpr std::size_t kBlock = 480;  // 10 ms: not a divisor of the period, on purpose
 
-JackServerConfig server_config() {
-    JackServerConfig config;
-    config.rate_hz = kRateHz;
-    config.period_frames = kPeriodFrames;
-    return config;
-}
+// The harness's default server (48 kHz, 1024-frame periods) is what these tests assume.
+static_assert(JackServerConfig{}.rate_hz == kRateHz);
 
 // The one port PortAudio registered for statestream whose name ends in `suffix` (a regular
 // expression; PortAudio numbers them from 0 or 1 depending on its version).
@@ -153,7 +148,7 @@ std::unique_ptr<Pipeline> pass_through_pipeline() {
 
 TEST_CASE("PortAudio on JACK: a signal through capture, the worker and playback comes back in "
           "order, every block seen or counted as lost", "[engine][jack][portaudio]") {
-    const JackServer server(server_config());
+    const JackServer server;
     const ScopedDefaultJackServer default_server(server.name());
     const auto signal = statestream::test::seeded_nonzero_noise(6 * kRateHz, /*seed=*/7);
     JackLoopbackClient client({server.name(), "ss_loopback", 12 * kRateHz});
@@ -217,7 +212,7 @@ TEST_CASE("PortAudio on JACK: a signal through capture, the worker and playback 
 
 TEST_CASE("PortAudio on JACK: the audio callback and the worker neither allocate nor lock "
           "while a real pipeline runs", "[engine][jack][portaudio][rt]") {
-    const JackServer server(server_config());
+    const JackServer server;
     const ScopedDefaultJackServer default_server(server.name());
     JackLoopbackClient client({server.name(), "ss_loopback", kRateHz});
     client.play(statestream::test::seeded_nonzero_noise(4 * kRateHz, /*seed=*/11));
@@ -296,7 +291,7 @@ TEST_CASE("statestream run: a JACK server killed mid-run ends it with exit 1, th
     const auto output = dir / "recording.wav";
     std::filesystem::remove(output);
 
-    JackServer server(server_config());
+    JackServer server;
     const ScopedDefaultJackServer default_server(server.name());
     auto run = statestream::test::start_process(
         {STATESTREAM_EXE, "run", write_pipeline_description(dir), "--input", "device:system",
@@ -319,7 +314,7 @@ TEST_CASE("statestream run: a JACK server killed mid-run ends it with exit 1, th
 
 TEST_CASE("statestream devices lists the JACK server's device with its rate and latencies",
           "[engine][jack][portaudio]") {
-    const JackServer server(server_config());
+    const JackServer server;
     const ScopedDefaultJackServer default_server(server.name());
     const auto result = statestream::test::run_process({STATESTREAM_EXE, "devices"});
     INFO("exit " << result.exit_code << "\nstdout:\n" << result.out << "\nstderr:\n" << result.err);
@@ -338,7 +333,7 @@ TEST_CASE("statestream run: SIGUSR1 prints statistics so far, Ctrl-C stops a liv
     const auto output = dir / "recording.flac";
     std::filesystem::remove(output);
 
-    const JackServer server(server_config());
+    const JackServer server;
     const ScopedDefaultJackServer default_server(server.name());
     auto run = statestream::test::start_process(
         {STATESTREAM_EXE, "run", write_pipeline_description(dir), "--input", "device:system",
