@@ -94,39 +94,42 @@ class Mamba2Block(nn.Module):
         return z, xBC, dt
 
     def _conv(self, xBC: torch.Tensor, conv_state: torch.Tensor):
-        """Causal depthwise conv over [T, conv_dim] with the previous d_conv-1 inputs prepended."""
+        """Causal depthwise conv over [..., T, conv_dim] with the previous d_conv-1 inputs
+        prepended."""
         cfg = self.cfg
-        window = torch.cat([conv_state, xBC], dim=0)                   # [d_conv - 1 + T, conv_dim]
-        T = xBC.shape[0]
-        out = self.conv_bias.expand(T, -1).clone()
+        lead = xBC.shape[:-2]
+        window = torch.cat([conv_state.expand(*lead, *conv_state.shape[-2:]), xBC], dim=-2)
+        T = xBC.shape[-2]
+        out = self.conv_bias.expand_as(xBC).clone()
         for k in range(cfg.d_conv):
-            out = out + window[k:k + T] * self.conv_weight[:, k]
-        new_state = window[T:] if cfg.d_conv > 1 else conv_state
+            out = out + window[..., k:k + T, :] * self.conv_weight[:, k]
+        new_state = window[..., T:, :] if cfg.d_conv > 1 else conv_state
         return F.silu(out), new_state
 
     def _scan_inputs(self, xBC_act, dt_raw):
         cfg = self.cfg
-        T = xBC_act.shape[0]
         x, B, C = torch.split(xBC_act, [cfg.d_inner, cfg.n_groups * cfg.d_state,
                                         cfg.n_groups * cfg.d_state], dim=-1)
-        x = x.reshape(T, cfg.n_heads, cfg.head_dim)
-        B = B.reshape(T, cfg.n_groups, cfg.d_state)
-        C = C.reshape(T, cfg.n_groups, cfg.d_state)
+        x = x.reshape(*x.shape[:-1], cfg.n_heads, cfg.head_dim)
+        B = B.reshape(*B.shape[:-1], cfg.n_groups, cfg.d_state)
+        C = C.reshape(*C.shape[:-1], cfg.n_groups, cfg.d_state)
         dt = F.softplus(dt_raw + self.dt_bias)
         A = -torch.exp(self.A_log)
         return x, dt, A, B, C
 
     def _output(self, y, x, z):
         cfg = self.cfg
-        T = y.shape[0]
-        y = (y + self.D[:, None] * x).reshape(T, cfg.d_inner)
+        y = y + self.D[:, None] * x
+        y = y.reshape(*y.shape[:-2], cfg.d_inner)
         y = rms_norm(y * F.silu(z), self.norm_weight, cfg.norm_eps, cfg.d_inner // cfg.n_groups)
         return self.out_proj(y)
 
     # -- entry points ------------------------------------------------------------------------------
     def forward(self, u: torch.Tensor, state: Dict[str, torch.Tensor], chunk: int = 64,
                 naive: bool = False) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
-        """u [T, d_model] -> [T, d_model]; returns the state after the last step."""
+        """u [..., T, d_model] -> [..., T, d_model]; returns the state after the last step. Any
+        leading batch dimensions run as independent streams (training batches); a state without
+        them starts every stream."""
         z, xBC, dt_raw = self._split(self.in_proj(u))
         xBC_act, conv_state = self._conv(xBC, state["conv"])
         x, dt, A, B, C = self._scan_inputs(xBC_act, dt_raw)

@@ -79,7 +79,8 @@ class SsmModel(nn.Module):
 
     def forward(self, x: torch.Tensor, state: Optional[State] = None, chunk: int = 64,
                 naive: bool = False) -> Tuple[torch.Tensor, State]:
-        """x [T, input_dim] -> y [T, output_dim], and the state after the last step."""
+        """x [T, input_dim] -> y [T, output_dim], and the state after the last step. Models of
+        Mamba-2 layers also take leading batch dimensions, x [..., T, input_dim]."""
         if state is None:
             state = self.initial_state(x.dtype, x.device)
         h = self.input_proj(x)

@@ -11,11 +11,9 @@ docs/features.md). The output lags the input by N - H = 480 samples (10 ms): sam
 output is input sample t - 480. Training compares it with the clean speech delayed by as much
 (`delay`).
 
-The reference SsmModel.forward takes one unbatched sequence; training needs batches, so
-`batched_forward` runs the same maths (same parameters, same Mamba-2 equations, chunked SSD
-scan) over (B, T, D). `check_batched_forward` proves the two agree.
+Training runs batches through the reference SsmModel.forward itself (its Mamba-2 layers take
+leading batch dimensions), so the maths trained is the maths exported.
 """
-import math
 import os
 import sys
 from typing import Dict, Optional
@@ -29,7 +27,6 @@ if _TRAIN_DIR not in sys.path:
 
 from features import (band_energies, erb_filterbank, gains_to_bins, istft,  # noqa: E402
                       log_compress, make_window, power, stft)
-from mamba2_block import Mamba2Block, rms_norm  # noqa: E402
 from ssm_model import SsmModel  # noqa: E402
 
 SAMPLE_RATE = 48000
@@ -91,97 +88,13 @@ def features_and_spectrum(audio: torch.Tensor):
     return log_compress(band_energies(power(spec), weights)), spec
 
 
-# --- batched Mamba-2 forward ------------------------------------------------------------------
-
-
-def _segsum_weights(log_decay: torch.Tensor) -> torch.Tensor:
-    """log_decay (..., L, H) cumulative -> exp of the decay from step j to step i for i >= j,
-    0 above the diagonal: (..., L, L, H)."""
-    L = log_decay.shape[-2]
-    segment = log_decay.unsqueeze(-2) - log_decay.unsqueeze(-3)      # [..., i, j, H]
-    causal = torch.ones(L, L, dtype=torch.bool, device=log_decay.device).tril()
-    return torch.exp(segment.masked_fill(~causal[:, :, None], float("-inf")))
-
-
-def ssd_scan_batched(x, dt, A, B, C, chunk: int = 64):
-    """Batched chunked SSD scan from a zero state. x (b, T, H, P), dt (b, T, H), A (H,),
-    B, C (b, T, G, N) -> y (b, T, H, P). Same maths as ssd_scan.ssd_scan_chunked."""
-    b, T, H, P = x.shape
-    G, N = B.shape[-2], B.shape[-1]
-    Bh = B.repeat_interleave(H // G, dim=2)
-    Ch = C.repeat_interleave(H // G, dim=2)
-    pad = (-T) % chunk
-    if pad:  # dt = 0 and x = 0 past the end: no decay, no input, outputs dropped
-        x = F.pad(x, (0, 0, 0, 0, 0, pad))
-        dt = F.pad(dt, (0, 0, 0, pad))
-        Bh = F.pad(Bh, (0, 0, 0, 0, 0, pad))
-        Ch = F.pad(Ch, (0, 0, 0, 0, 0, pad))
-    nc = (T + pad) // chunk
-    x = x.reshape(b, nc, chunk, H, P)
-    dt = dt.reshape(b, nc, chunk, H)
-    Bh = Bh.reshape(b, nc, chunk, H, N)
-    Ch = Ch.reshape(b, nc, chunk, H, N)
-    log_decay = torch.cumsum(dt * A, dim=2)                                  # [b, c, l, H]
-    weights = _segsum_weights(log_decay)                                     # [b, c, l, s, H]
-    scores = torch.einsum("bclhn,bcshn->bclsh", Ch, Bh) * weights
-    y_inside = torch.einsum("bclsh,bcsh,bcshp->bclhp", scores, dt, x)
-    to_end = torch.exp(log_decay[:, :, -1:, :] - log_decay)                  # [b, c, l, H]
-    chunk_states = torch.einsum("bclh,bclh,bclhp,bclhn->bchpn", to_end, dt, x, Bh)
-    chunk_decay = torch.exp(log_decay[:, :, -1, :])                          # [b, c, H]
-    state = x.new_zeros(b, H, P, N)
-    entering = []
-    for c in range(nc):
-        entering.append(state)
-        state = state * chunk_decay[:, c, :, None, None] + chunk_states[:, c]
-    entering = torch.stack(entering, dim=1)                                  # [b, c, H, P, N]
-    y_carried = torch.einsum("bclhn,bchpn->bclhp", Ch, entering) * \
-        torch.exp(log_decay)[..., None]
-    y = (y_inside + y_carried).reshape(b, nc * chunk, H, P)
-    return y[:, :T]
-
-
-def mamba2_batched(block: Mamba2Block, u: torch.Tensor, chunk: int = 64) -> torch.Tensor:
-    """Mamba2Block.forward from a zero state, over (B, T, d_model)."""
-    cfg = block.cfg
-    b, T, _ = u.shape
-    z, xBC, dt_raw = torch.split(block.in_proj(u), [cfg.d_inner, cfg.conv_dim, cfg.n_heads],
-                                 dim=-1)
-    # causal depthwise conv: out[t] = bias + sum_k w[:, k] * in[t - (d_conv - 1) + k]
-    conv_in = F.pad(xBC.transpose(1, 2), (cfg.d_conv - 1, 0))
-    xBC = F.silu(F.conv1d(conv_in, block.conv_weight[:, None, :], block.conv_bias,
-                          groups=cfg.conv_dim).transpose(1, 2))
-    x, B, C = torch.split(xBC, [cfg.d_inner, cfg.n_groups * cfg.d_state,
-                                cfg.n_groups * cfg.d_state], dim=-1)
-    x = x.reshape(b, T, cfg.n_heads, cfg.head_dim)
-    B = B.reshape(b, T, cfg.n_groups, cfg.d_state)
-    C = C.reshape(b, T, cfg.n_groups, cfg.d_state)
-    dt = F.softplus(dt_raw + block.dt_bias)
-    A = -torch.exp(block.A_log)
-    y = ssd_scan_batched(x, dt, A, B, C, chunk=chunk)
-    y = (y + block.D[:, None] * x).reshape(b, T, cfg.d_inner)
-    y = rms_norm(y * F.silu(z), block.norm_weight, cfg.norm_eps, cfg.d_inner // cfg.n_groups)
-    return block.out_proj(y)
+# --- batched forward ------------------------------------------------------------------------
 
 
 def batched_forward(model: SsmModel, x: torch.Tensor, chunk: int = 64) -> torch.Tensor:
-    """SsmModel.forward from the initial state over a batch: (B, T, input_dim) -> (B, T, out)."""
-    h = model.input_proj(x)
-    for block, weight in zip(model.blocks, model.norm_weights):
-        if not isinstance(block, Mamba2Block):
-            raise TypeError("batched_forward supports mamba2 layers only")
-        h = h + mamba2_batched(block, rms_norm(h, weight, model.norm_eps), chunk=chunk)
-    return model.head(rms_norm(h, model.norm_f_weight, model.norm_eps))
-
-
-def check_batched_forward(model: SsmModel, frames: int = 150, batch: int = 2) -> float:
-    """Largest difference between batched_forward and the reference forward (float64)."""
-    ref = model.to(torch.float64)
-    x = torch.randn(batch, frames, model.architecture["input_dim"], dtype=torch.float64)
-    with torch.no_grad():
-        ours = batched_forward(ref, x)
-        theirs = torch.stack([ref(x[i])[0] for i in range(batch)])
-    model.to(torch.float32)
-    return float((ours - theirs).abs().max())
+    """The reference SsmModel.forward from the initial state over a batch:
+    (B, T, input_dim) -> (B, T, output_dim)."""
+    return model(x, chunk=chunk)[0]
 
 
 # --- the whole chain ----------------------------------------------------------------------------
@@ -260,9 +173,7 @@ def enhancement_loss(estimate: torch.Tensor, reference: torch.Tensor):
 if __name__ == "__main__":
     m = build_model()
     print("parameters", parameter_count(m))
-    print("batched vs reference max |diff|", check_batched_forward(m))
     noisy = torch.randn(2, 48000) * 0.05
     out = enhance(m, noisy)
     print("enhance", tuple(out.shape), float(out.abs().max()))
     print("latency", LATENCY, "samples =", 1000.0 * LATENCY / SAMPLE_RATE, "ms")
-    _ = math
