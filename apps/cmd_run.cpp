@@ -2,12 +2,11 @@
 // device to a file or a device. Ctrl-C stops it cleanly (output finished, statistics printed);
 // SIGUSR1 prints the statistics so far as one JSON line on stderr.
 
-#include <atomic>
-#include <csignal>
 #include <memory>
 
 #include <fmt/core.h>
 
+#include "apps/streaming_run.hpp"
 #include "apps/subcommand.hpp"
 #include "engine/pipeline_description.hpp"
 #include "engine/stream_runner.hpp"
@@ -15,17 +14,6 @@
 namespace statestream::apps {
 
 namespace {
-
-// Set by signal handlers (lock-free atomics are async-signal-safe), read by the control thread.
-std::atomic<bool> g_stop_requested{false};
-std::atomic<bool> g_stats_requested{false};
-
-extern "C" void on_stop_signal(int) {
-    g_stop_requested.store(true, std::memory_order_release);
-    // A second Ctrl-C ends the process at once, the usual way.
-    std::signal(SIGINT, SIG_DFL);
-}
-extern "C" void on_stats_signal(int) { g_stats_requested.store(true, std::memory_order_release); }
 
 struct RunArguments {
     std::string description;
@@ -68,38 +56,7 @@ ExitCode run_pipeline(const RunArguments& args) {
     }
     fmt::print(stderr, "{}", built.pipeline->describe());
 
-    g_stop_requested.store(false);
-    std::signal(SIGINT, on_stop_signal);
-    std::signal(SIGTERM, on_stop_signal);
-    std::signal(SIGUSR1, on_stats_signal);
-    engine::RunReport report;
-    try {
-        report = engine::run_stream(*built.pipeline, description.realtime, options,
-                                    g_stop_requested, [](const engine::RunReport& so_far) {
-                                        if (!g_stats_requested.exchange(false)) return;
-                                        fmt::print(stderr, "{}\n", engine::run_report_json(so_far));
-                                    });
-    } catch (const std::invalid_argument& error) {
-        throw BadInputError(error.what());
-    }
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-    std::signal(SIGUSR1, SIG_DFL);
-
-    if (args.stats_json) fmt::print("{}\n", engine::run_report_json(report));
-    else fmt::print(stderr, "{}", engine::run_report_text(report));
-    switch (report.end) {
-        case engine::RunEnd::kEndOfInput:
-        case engine::RunEnd::kStopRequested:
-        case engine::RunEnd::kTimeLimit:
-            return ExitCode::kSuccess;
-        case engine::RunEnd::kRunning:  // not returned by run_stream
-        case engine::RunEnd::kDeviceLost:
-        case engine::RunEnd::kFailed:
-            fmt::print(stderr, "statestream run: {}\n", report.detail);
-            return ExitCode::kRuntimeFailure;
-    }
-    return ExitCode::kRuntimeFailure;
+    return run_with_signals("run", *built.pipeline, description.realtime, options, args.stats_json);
 }
 
 }  // namespace

@@ -33,8 +33,7 @@ int main(int argc, char** argv) {
 
     using statestream::apps::add_planned_command;
     std::vector<statestream::apps::Subcommand> subcommands = {
-        add_planned_command(cli, "enhance", "Remove noise from speech: files or live audio.",
-                            "the speech-enhancement model"),
+        statestream::apps::add_enhance_command(cli),
         add_planned_command(cli, "transcribe", "Speech to text: microphone or files, partial "
                             "and final text.", "the streaming recogniser"),
         add_planned_command(cli, "forecast", "Quantile forecasts for many sensor or market-tick "

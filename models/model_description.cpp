@@ -116,6 +116,16 @@ FrontendSpec parse_frontend(const MetadataReader& reader) {
         spec.hop_samples = reader.integer(doc, "frontend", "hop_samples", 1, spec.window_samples);
         spec.n_bands = reader.integer(doc, "frontend", "n_bands", 1, 1024);
     }
+    if (spec.type == FrontendType::kStftBands) {
+        spec.window = reader.string_field(doc, "frontend", "window", true);
+        if (spec.window != "hann" && spec.window != "sqrt_hann" && spec.window != "vorbis") {
+            reader.fail("frontend.window", "is \"" + spec.window +
+                                               "\", expected hann, sqrt_hann or vorbis.");
+        }
+        const std::string gain = reader.string_field(doc, "frontend", "gain", true);
+        if (gain != "sigmoid") reader.fail("frontend.gain", "is \"" + gain + "\", expected sigmoid.");
+        spec.gain = BandGain::kSigmoid;
+    }
     return spec;
 }
 
@@ -261,6 +271,14 @@ std::string_view frontend_type_name(FrontendType type) noexcept {
         case FrontendType::kLogMel: return "log_mel";
         case FrontendType::kStftBands: return "stft_bands";
         case FrontendType::kTicks: return "ticks";
+    }
+    return "?";
+}
+
+std::string_view band_gain_name(BandGain gain) noexcept {
+    switch (gain) {
+        case BandGain::kNone: return "none";
+        case BandGain::kSigmoid: return "sigmoid";
     }
     return "?";
 }

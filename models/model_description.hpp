@@ -21,6 +21,10 @@ enum class Task { kTest, kEnhance, kTranscribe, kForecast };
 enum class FrontendType { kNone, kLogMel, kStftBands, kTicks };
 [[nodiscard]] std::string_view frontend_type_name(FrontendType type) noexcept;
 
+// How an stft_bands model's outputs become band gains in [0, 1].
+enum class BandGain { kNone, kSigmoid };
+[[nodiscard]] std::string_view band_gain_name(BandGain gain) noexcept;
+
 // What turns raw input into the model's input_dim features each step. Fields that a type does
 // not use stay 0.
 struct FrontendSpec {
@@ -29,6 +33,10 @@ struct FrontendSpec {
     std::uint32_t window_samples = 0;
     std::uint32_t hop_samples = 0;      // one model step per hop
     std::uint32_t n_bands = 0;          // mel bands or gain bands
+    // stft_bands only: the analysis/synthesis window ("hann", "sqrt_hann" or "vorbis", the names
+    // dsp/window.hpp parses) and the gain activation.
+    std::string window;
+    BandGain gain = BandGain::kNone;
 };
 
 struct Recipe {

@@ -76,17 +76,23 @@ AudioFileReader::~AudioFileReader() {
 std::size_t AudioFileReader::read_mono(std::span<float> mono) {
     const std::size_t channels = format_.channels;
     interleaved_.resize(mono.size() * channels);
-    const sf_count_t got = sf_readf_float(file_, interleaved_.data(), static_cast<sf_count_t>(mono.size()));
-    if (got < 0 || sf_error(file_) != SF_ERR_NO_ERROR) {
-        throw AudioFileError(fmt::format("'{}': read failed after {} frames ({})", path_.string(),
-                                         position_, sf_strerror(file_)));
-    }
-    const auto frames = static_cast<std::size_t>(got);
+    const std::size_t frames = read_frames(interleaved_);
     for (std::size_t i = 0; i < frames; ++i) {
         float sum = 0.0f;
         for (std::size_t c = 0; c < channels; ++c) sum += interleaved_[i * channels + c];
         mono[i] = sum / static_cast<float>(channels);
     }
+    return frames;
+}
+
+std::size_t AudioFileReader::read_frames(std::span<float> interleaved) {
+    const std::size_t wanted = interleaved.size() / format_.channels;
+    const sf_count_t got = sf_readf_float(file_, interleaved.data(), static_cast<sf_count_t>(wanted));
+    if (got < 0 || sf_error(file_) != SF_ERR_NO_ERROR) {
+        throw AudioFileError(fmt::format("'{}': read failed after {} frames ({})", path_.string(),
+                                         position_, sf_strerror(file_)));
+    }
+    const auto frames = static_cast<std::size_t>(got);
     position_ += frames;
     if (frames == 0 && format_.frames != 0 && position_ < format_.frames) {
         throw AudioFileError(fmt::format("'{}': is truncated: its header declares {} frames, the "

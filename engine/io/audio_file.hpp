@@ -41,6 +41,9 @@ public:
     // channels); returns how many it read, 0 at the end. Throws AudioFileError when the file
     // ends before its header said (truncated) or a read fails, after the frames before it.
     std::size_t read_mono(std::span<float> mono);
+    // Thread: worker. Reads up to interleaved.size() / channels frames, channels interleaved as
+    // in the file; returns how many frames it read, 0 at the end. Errors as read_mono.
+    std::size_t read_frames(std::span<float> interleaved);
     // Frames read so far.
     [[nodiscard]] std::uint64_t position() const noexcept { return position_; }
 

@@ -18,4 +18,5 @@ fi
 train="$(dirname "$0")/../../models/train"
 "$python" "$train/check_proofs.py"
 "$python" "$train/make_fixtures.py" --check
+"$python" "$train/enhance/make_enhancer_fixture.py" --check
 exec "$python" "$train/make_dsp_fixtures.py" --check
