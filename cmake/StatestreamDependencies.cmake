@@ -23,6 +23,9 @@ if(NOT STATESTREAM_MODELS_ONLY)
   pkg_check_modules(FFTW3F REQUIRED IMPORTED_TARGET fftw3f)
   pkg_check_modules(SampleRate REQUIRED IMPORTED_TARGET samplerate)
   pkg_check_modules(Jack REQUIRED IMPORTED_TARGET jack)
+  # The enhancer's baseline in `statestream bench enhance` (speexdsp's denoiser). Optional: a
+  # build without it benchmarks the model alone and says so.
+  pkg_check_modules(SpeexDsp QUIET IMPORTED_TARGET speexdsp)
   find_package(TBB REQUIRED)
   find_package(CLI11 REQUIRED)
   find_package(fmt REQUIRED)

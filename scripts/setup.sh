@@ -22,8 +22,9 @@ packages=(
   python3 python3-torch
   # feature reference values (dsp fixtures are computed with numpy/scipy, not our own code)
   python3-numpy python3-scipy
-  # the enhancer's baseline in its quality script and tests: speexdsp's denoiser (ctypes)
-  libspeexdsp1
+  # the enhancer's baseline: speexdsp's denoiser, in its quality script and tests (ctypes) and
+  # in `statestream bench enhance` (linked)
+  libspeexdsp1 libspeexdsp-dev
 )
 
 missing=()
