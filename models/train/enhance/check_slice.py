@@ -8,7 +8,7 @@
 
 Enhances every clip of the slice (make_slice.py) with the engine's command line, then compares
 the mean SI-SDR improvement and the mean STOI per sample rate with expected.json. A figure below
-its expected value minus the margin stored there (SI-SDRi 0.5 dB, STOI 0.01) fails the check:
+its expected value minus the margin stored there (SI-SDRi 0.1 dB, STOI 0.003) fails the check:
 exit code 1, with the figure, its value, the expected value and the margin. --write-expected
 records the current figures instead (keeping the margins), after a deliberate model change.
 Exit code 77 (ctest's skip) when the statestream binary is missing.
@@ -35,7 +35,10 @@ from enhance.metrics import si_sdr, stoi  # noqa: E402
 
 SLICE_DIR = "data/fixtures/enhance_slice"
 EXIT_SKIP = 77          # ctest SKIP_RETURN_CODE
-DEFAULT_MARGINS = {"si_sdri_db": 0.5, "stoi": 0.01}
+# The engine is deterministic on a given model file (up to float rounding across CPUs), so the
+# margins can be tight: wide enough for rounding, narrow enough that a changed window, band
+# layout or resampler shows (a sqrt-Hann window in place of the model's vorbis costs 0.5 dB).
+DEFAULT_MARGINS = {"si_sdri_db": 0.1, "stoi": 0.003}
 FIGURE_LABELS = {"si_sdri_db": ("mean SI-SDRi", " dB"), "stoi": ("mean STOI", "")}
 
 

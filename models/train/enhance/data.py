@@ -1,6 +1,7 @@
 """Training data for the speech enhancer: shards -> 48 kHz clean/noisy pairs, on any device.
 
-Per batch row (all random choices from one seeded CPU generator, so a seed rebuilds the run):
+A whole batch is made at once with tensor operations on the training device (no per-row loop
+over samples). Per batch row:
   1. a random training utterance (TTS at 8, 16 or 22.05 kHz); a crop of CLIP seconds, or the
      whole utterance at a random place in the clip when it is shorter;
   2. band-limited resampling to 48 kHz in the FFT domain (`resample_to_48k`), with a margin
@@ -11,9 +12,15 @@ Per batch row (all random choices from one seeded CPU generator, so a seed rebui
      target holds high-band energy the enhancer must keep;
   4. reverberation with probability 0.3 (synthetic RIR, rt60 0.1-0.8 s): the noisy input gets
      the full reverberant speech, the target its direct path and first 50 ms;
-  5. noise: 1 or 2 of TRAIN_NOISE_TYPES, at an SNR uniform in -5..20 dB (against the
-     reverberant speech); babble is made of other training utterances;
-  6. a random level: the mixture's RMS uniform in -45..-10 dBFS, target scaled the same.
+  5. noise: 1 or 2 of TRAIN_NOISE_TYPES (batched generators of noise.py, which refuse the
+     held-out types); babble is made of other training utterances;
+  6. band-limited input with probability 0.25: speech, target and noise low-passed at the
+     Nyquist of an input rate of INPUT_RATES (a stream of that rate resampled to 48 kHz, as
+     the engine runs 16 kHz input), before mixing;
+  7. mixing at an SNR uniform in -5..20 dB (against the reverberant, band-limited speech);
+  8. a random level: the mixture's RMS uniform in -45..-10 dBFS, target scaled the same.
+Per-row choices come from one seeded CPU generator; bulk samples from a generator on the
+device seeded from it.
 """
 import glob
 import math
@@ -28,8 +35,8 @@ _TRAIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _TRAIN_DIR not in sys.path:
     sys.path.insert(0, _TRAIN_DIR)
 
-from enhance.noise import (TRAIN_NOISE_TYPES, apply_rir, make_noise,  # noqa: E402
-                           mix_at_snr, synthetic_rir)
+from enhance.noise import (TRAIN_NOISE_TYPES, SpeechPool, batch_noise,  # noqa: E402
+                           batch_rirs, make_noise, mix_at_snr)
 from speech.shard import read_shard  # noqa: E402
 
 TARGET_RATE = 48000
@@ -44,6 +51,8 @@ HIGH_BAND_PROBABILITY = 0.9
 HIGH_BAND_LEVEL_DB = (10.0, 30.0)   # below the source's top octave
 SECOND_NOISE_PROBABILITY = 0.5
 BABBLE_POOL = 64
+BAND_LIMIT_PROBABILITY = 0.25
+INPUT_RATES = (8000, 16000, 16000, 16000, 22050, 32000)   # drawn uniformly: 16 kHz half the time
 
 
 def load_utterances(pattern: str) -> List[Tuple[torch.Tensor, int]]:
@@ -95,8 +104,8 @@ def _uniform(generator: torch.Generator, low: float, high: float, size=()) -> to
 
 
 def add_high_band(clean: torch.Tensor, source_rates: Sequence[int],
-                  generator: torch.Generator, probability: float = HIGH_BAND_PROBABILITY
-                  ) -> torch.Tensor:
+                  generator: torch.Generator, probability: float = HIGH_BAND_PROBABILITY,
+                  sample_generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """clean (B, T) at 48 kHz, each row band-limited to its source's Nyquist -> clean plus
     noise-excited content from that Nyquist up, with the time envelope of the source's top
     octave (10 ms smoothing), a random spectral tilt and a level 10-30 dB below that octave."""
@@ -115,7 +124,11 @@ def add_high_band(clean: torch.Tensor, source_rates: Sequence[int],
     ramp = ((freqs - 0.9 * nyq) / (0.1 * nyq)).clamp(0.0, 1.0)
     ramp = 0.5 - 0.5 * torch.cos(math.pi * ramp)                  # raised-cosine onset
     tilt = (freqs.clamp(min=1.0) / nyq).clamp(min=1.0).pow(-slope / 2.0)
-    noise = torch.randn(b, t, generator=generator).to(device)
+    if sample_generator is not None:
+        noise = torch.randn(b, t, generator=sample_generator, device=sample_generator.device
+                            ).to(device)
+    else:
+        noise = torch.randn(b, t, generator=generator).to(device)
     band = torch.fft.irfft(torch.fft.rfft(noise) * ramp * tilt, n=t)
     band = band / band.pow(2).mean(-1, keepdim=True).sqrt().clamp(min=1e-12)
     high = band * envelope
@@ -125,79 +138,141 @@ def add_high_band(clean: torch.Tensor, source_rates: Sequence[int],
     return clean + high * use[:, None].float()
 
 
+def band_limit_masks(count: int, num_samples: int, generator: torch.Generator, device,
+                     rates: Sequence[int] = INPUT_RATES) -> torch.Tensor:
+    """(count, bins) rfft-bin gains of a random input rate of `rates`: 1 up to 0.85-0.97 of its
+    Nyquist, a raised-cosine roll-off to 0 at the Nyquist, 0 above (an input resampled to
+    48 kHz, as the engine runs a stream of that rate)."""
+    choice = torch.randint(0, len(rates), (count,), generator=generator)
+    nyquist = torch.tensor([rates[int(i)] / 2.0 for i in choice], dtype=torch.float32)[:, None]
+    edge = _uniform(generator, 0.85, 0.97, size=(count, 1)).float() * nyquist
+    freqs = torch.fft.rfftfreq(num_samples, d=1.0 / TARGET_RATE)[None, :]
+    ramp = ((freqs - edge) / (nyquist - edge)).clamp(0.0, 1.0)
+    return (0.5 + 0.5 * torch.cos(math.pi * ramp)).to(device)
+
+
+def _filter_rows(audio: torch.Tensor, rows: torch.Tensor, gains: torch.Tensor) -> torch.Tensor:
+    """audio (B, T) with rows `rows` multiplied by `gains` (len(rows), bins) in the rfft domain."""
+    out = audio.clone()
+    out[rows] = torch.fft.irfft(torch.fft.rfft(audio[rows]) * gains, n=audio.shape[-1])
+    return out
+
+
 class BatchMaker:
-    """Seeded noisy/clean batches at 48 kHz on `device`."""
+    """Seeded noisy/clean batches at 48 kHz on `device`, made a whole batch at a time.
+
+    Every per-row choice (utterance, crop, noise types and their parameters, SNR, level, ...)
+    comes from one CPU generator seeded by `seed`; the bulk random samples (noise, RIR tails,
+    high-band excitation) from a generator on `device` seeded from it. A seed rebuilds a run on
+    the same kind of device."""
 
     def __init__(self, utterances: List[Tuple[torch.Tensor, int]], device, seed: int,
-                 clip_samples: int = CLIP_SAMPLES):
+                 clip_samples: int = CLIP_SAMPLES,
+                 band_limit_probability: float = BAND_LIMIT_PROBABILITY):
         if clip_samples % 960:
             raise ValueError("clip_samples must be a multiple of 960")
-        self.utterances = utterances
         self.device = torch.device(device)
         self.clip = clip_samples
+        self.band_limit_probability = band_limit_probability
         self.generator = torch.Generator().manual_seed(seed)
+        self.sample_generator = torch.Generator(device=self.device)
+        self.sample_generator.manual_seed(int(torch.randint(0, 2 ** 62, (),
+                                                            generator=self.generator)))
+        # Speech store: per source rate, all utterances of that rate in one tensor on the device.
+        self.rates = [int(r) for _, r in utterances]
+        self.lengths = torch.tensor([a.shape[0] for a, _ in utterances], dtype=torch.long)
+        self.store: Dict[int, torch.Tensor] = {}
+        self.offsets = torch.zeros(len(utterances), dtype=torch.long)
+        for rate in sorted(set(self.rates)):
+            members = [i for i, r in enumerate(self.rates) if r == rate]
+            lengths = self.lengths[members]
+            self.offsets[members] = torch.cumsum(lengths, 0) - lengths
+            self.store[rate] = torch.cat([utterances[i][0].float() for i in members]
+                                         ).to(self.device)
         pool_gen = torch.Generator().manual_seed(seed + 1)
         picks = torch.randperm(len(utterances), generator=pool_gen)[:BABBLE_POOL].tolist()
-        self.babble_speech = [resample_whole(utterances[i][0], utterances[i][1]).to(self.device)
-                              for i in picks]
-
-    def _randint(self, high: int) -> int:
-        return int(torch.randint(0, max(1, high), (), generator=self.generator))
-
-    def _crop(self, audio: torch.Tensor, rate: int) -> torch.Tensor:
-        """A crop of clip + 2 margins at the source rate (zeros around a short utterance)."""
-        n = source_length(self.clip, rate)
-        m = source_length(MARGIN_SAMPLES, rate)
-        if audio.shape[0] >= n:
-            start = self._randint(audio.shape[0] - n + 1)
-            core = audio[start:start + n]
-        else:
-            offset = self._randint(n - audio.shape[0] + 1)
-            core = F.pad(audio, (offset, n - audio.shape[0] - offset))
-        before = audio.new_zeros(m)
-        after = audio.new_zeros(m)
-        return torch.cat([before, core, after])
+        self.babble_pool = SpeechPool([resample_whole(utterances[i][0], utterances[i][1])
+                                       for i in picks], self.device)
 
     def clean_batch(self, batch: int) -> Tuple[torch.Tensor, List[int]]:
-        rows, rates = [None] * batch, []
-        picks = torch.randint(0, len(self.utterances), (batch,), generator=self.generator)
-        crops: Dict[int, List[Tuple[int, torch.Tensor]]] = {}
-        for i, k in enumerate(picks.tolist()):
-            audio, rate = self.utterances[k]
-            rates.append(rate)
-            crops.setdefault(rate, []).append((i, self._crop(audio, rate)))
-        for rate, items in crops.items():
-            stacked = torch.stack([c for _, c in items]).to(self.device)
-            up = resample_to_48k(stacked, rate)[:, MARGIN_SAMPLES:MARGIN_SAMPLES + self.clip]
-            for (i, _), row in zip(items, up):
-                rows[i] = row
-        return torch.stack(rows), rates
+        """(batch, clip) speech at 48 kHz and each row's source rate. Each row is a crop of
+        clip + 2 margins at the source rate (a shorter utterance at a random place, zeros
+        around it), resampled, margins dropped."""
+        picks = torch.randint(0, len(self.rates), (batch,), generator=self.generator)
+        where = torch.rand(batch, generator=self.generator, dtype=torch.float64)
+        rates = [self.rates[int(k)] for k in picks]
+        out = torch.empty(batch, self.clip, dtype=torch.float32, device=self.device)
+        for rate in sorted(set(rates)):
+            rows = [i for i, r in enumerate(rates) if r == rate]
+            n = source_length(self.clip, rate)
+            m = source_length(MARGIN_SAMPLES, rate)
+            k = picks[rows]
+            length = self.lengths[k]
+            # shift >= 0: crop start inside a long utterance; shift < 0: a short utterance
+            # placed -shift samples into the crop.
+            span = (length - n).abs() + 1
+            shift = (where[rows] * span.double()).long().clamp(max=span - 1)
+            shift = torch.where(length >= n, shift, -shift)
+            j = torch.arange(n + 2 * m, device=self.device)[None, :] - m       # crop position
+            position = j + shift.to(self.device)[:, None]
+            valid = (j >= 0) & (j < n) & (position >= 0) & \
+                (position < length.to(self.device)[:, None])
+            index = self.offsets[k].to(self.device)[:, None] + \
+                torch.minimum(position.clamp(min=0), length.to(self.device)[:, None] - 1)
+            crops = self.store[rate][index] * valid
+            up = resample_to_48k(crops, rate)[:, MARGIN_SAMPLES:MARGIN_SAMPLES + self.clip]
+            out[torch.tensor(rows, device=self.device)] = up
+        return out, rates
 
-    def noise_row(self) -> torch.Tensor:
-        kinds = [TRAIN_NOISE_TYPES[self._randint(len(TRAIN_NOISE_TYPES))]]
-        if float(torch.rand((), generator=self.generator)) < SECOND_NOISE_PROBABILITY:
-            kinds.append(TRAIN_NOISE_TYPES[self._randint(len(TRAIN_NOISE_TYPES))])
-        total = None
-        for j, kind in enumerate(kinds):
-            n = make_noise(kind, self.clip, TARGET_RATE, self.generator, self.device,
-                           speech=self.babble_speech)
-            weight = 1.0 if j == 0 else float(_uniform(self.generator, 0.3, 1.0))
-            total = n * weight if total is None else total + n * weight
-        return total / total.pow(2).mean().sqrt().clamp(min=1e-12)
+    def noise_batch(self, batch: int) -> torch.Tensor:
+        """(batch, clip) noise of unit RMS per row: one training type, or two with p = 0.5 (the
+        second at weight 0.3-1)."""
+        count = len(TRAIN_NOISE_TYPES)
+        first = torch.randint(0, count, (batch,), generator=self.generator)
+        second = torch.randint(0, count, (batch,), generator=self.generator)
+        has_second = torch.rand(batch, generator=self.generator) < SECOND_NOISE_PROBABILITY
+        weight = _uniform(self.generator, 0.3, 1.0, size=(batch,)).float()
+        total = torch.zeros(batch, self.clip, dtype=torch.float32, device=self.device)
+        for j, kind in enumerate(TRAIN_NOISE_TYPES):
+            rows = torch.cat([torch.nonzero(first == j)[:, 0],
+                              torch.nonzero(has_second & (second == j))[:, 0]])
+            if rows.numel() == 0:
+                continue
+            weights = torch.cat([torch.ones(int((first == j).sum())),
+                                 weight[has_second & (second == j)]])
+            noise = batch_noise(kind, rows.numel(), self.clip, TARGET_RATE, self.generator,
+                                self.device, self.sample_generator, speech=self.babble_pool)
+            total.index_add_(0, rows.to(self.device), noise * weights.to(self.device)[:, None])
+        return total / total.pow(2).mean(-1, keepdim=True).sqrt().clamp(min=1e-12)
 
     def batch(self, batch: int) -> Tuple[torch.Tensor, torch.Tensor]:
         """(noisy, target), each (batch, clip) float32 on the device."""
         clean, rates = self.clean_batch(batch)
-        clean = add_high_band(clean, rates, self.generator)
-        speech, target = clean.clone(), clean.clone()
-        for i in range(batch):
-            if float(torch.rand((), generator=self.generator)) < REVERB_PROBABILITY:
-                rt60 = float(_uniform(self.generator, *RT60_RANGE_S))
-                rir = synthetic_rir(TARGET_RATE, rt60, self.generator, self.device)
-                speech[i] = apply_rir(clean[i], rir)
-                early = int(EARLY_REFLECTIONS_S * TARGET_RATE)
-                target[i] = apply_rir(clean[i], rir[:early])
-        noise = torch.stack([self.noise_row() for _ in range(batch)])
+        clean = add_high_band(clean, rates, self.generator, sample_generator=self.sample_generator)
+        speech, target = clean, clean
+        reverb = torch.nonzero(torch.rand(batch, generator=self.generator)
+                               < REVERB_PROBABILITY)[:, 0]
+        if reverb.numel():
+            rirs = batch_rirs(reverb.numel(), TARGET_RATE, self.generator, self.device,
+                              self.sample_generator, RT60_RANGE_S)
+            early = int(EARLY_REFLECTIONS_S * TARGET_RATE)
+            rows = reverb.to(self.device)
+            size = 1 << (self.clip + rirs.shape[-1] - 2).bit_length()
+            spec = torch.fft.rfft(clean[rows], n=size)
+            speech, target = clean.clone(), clean.clone()
+            speech[rows] = torch.fft.irfft(spec * torch.fft.rfft(rirs, n=size),
+                                           n=size)[:, :self.clip]
+            target[rows] = torch.fft.irfft(spec * torch.fft.rfft(rirs[:, :early], n=size),
+                                           n=size)[:, :self.clip]
+        noise = self.noise_batch(batch)
+        limited = torch.nonzero(torch.rand(batch, generator=self.generator)
+                                < self.band_limit_probability)[:, 0]
+        if limited.numel():
+            gains = band_limit_masks(limited.numel(), self.clip, self.generator, self.device)
+            rows = limited.to(self.device)
+            speech = _filter_rows(speech, rows, gains)
+            target = _filter_rows(target, rows, gains)
+            noise = _filter_rows(noise, rows, gains)
         snr = _uniform(self.generator, *SNR_RANGE_DB, size=(batch,)).float().to(self.device)
         noisy, _ = mix_at_snr(speech, noise, snr)
         level = _uniform(self.generator, *LEVEL_RANGE_DBFS, size=(batch, 1)).float()

@@ -41,8 +41,8 @@ FRONTEND: Dict = {"type": "stft_bands", "sample_rate_hz": SAMPLE_RATE, "window_s
                   "gain": "sigmoid"}
 
 ARCHITECTURE: Dict = {
-    "input_dim": N_BANDS, "d_model": 96, "output_dim": N_BANDS, "norm_eps": 1e-5,
-    "layers": [{"type": "mamba2", "d_state": 32, "head_dim": 24, "expand": 2, "d_conv": 4,
+    "input_dim": N_BANDS, "d_model": 128, "output_dim": N_BANDS, "norm_eps": 1e-5,
+    "layers": [{"type": "mamba2", "d_state": 32, "head_dim": 32, "expand": 2, "d_conv": 4,
                 "n_groups": 1} for _ in range(4)],
 }
 
@@ -160,14 +160,15 @@ def compressed_spectral_loss(estimate: torch.Tensor, reference: torch.Tensor) ->
     return total / len(STFT_RESOLUTIONS)
 
 
-SISDR_WEIGHT = 0.02
+SISDR_WEIGHT = 0.04
 
 
-def enhancement_loss(estimate: torch.Tensor, reference: torch.Tensor):
-    """(total, spectral, si_sdr dB mean): spectral + 0.02 * (-SI-SDR)."""
+def enhancement_loss(estimate: torch.Tensor, reference: torch.Tensor,
+                     sisdr_weight: float = SISDR_WEIGHT):
+    """(total, spectral, si_sdr dB mean): spectral + sisdr_weight * (-SI-SDR)."""
     spectral = compressed_spectral_loss(estimate, reference)
     sisdr = si_sdr_db(estimate, reference).mean()
-    return spectral - SISDR_WEIGHT * sisdr, spectral, sisdr
+    return spectral - sisdr_weight * sisdr, spectral, sisdr
 
 
 if __name__ == "__main__":

@@ -337,6 +337,207 @@ def make_noise(kind: str, num_samples: int, sample_rate: int,
     return NOISE_GENERATORS[kind](num_samples, sample_rate, generator, device)
 
 
+# --- Batched training noise -------------------------------------------------------------------
+#
+# The same training noise types, many rows at once with a few tensor operations each, for
+# making training batches on the GPU. The distributions are those of the per-clip generators
+# above (same parameter ranges); the samples are not the same ones. Per-row parameters (cut-off,
+# harmonic levels, talkers, ...) are drawn from `generator` (usually a CPU generator, so they
+# cost no device synchronisation); bulk samples from `sample_generator`, a generator on the
+# output device, when one is given (else from `generator`, then moved). Only TRAIN_NOISE_TYPES
+# exist in batched form: the held-out types cannot reach a training batch through this path.
+
+
+class SpeechPool:
+    """Talker waveforms for batched babble, concatenated into one tensor on `device`."""
+
+    def __init__(self, speech: Sequence[torch.Tensor], device: Device = None):
+        waves = [torch.as_tensor(w).reshape(-1).to(torch.float32) for w in speech]
+        if not waves:
+            raise ValueError("babble needs a non-empty list of speech waveforms")
+        if any(w.numel() == 0 for w in waves):
+            raise ValueError("babble got an empty speech waveform")
+        self.lengths = torch.tensor([w.numel() for w in waves], dtype=torch.long)
+        self.offsets = torch.cumsum(self.lengths, 0) - self.lengths
+        self.audio = torch.cat(waves).to(device)
+
+    def __len__(self) -> int:
+        return int(self.lengths.numel())
+
+
+def _row_uniform(low: float, high: float, shape, generator) -> torch.Tensor:
+    """Float64 uniform draws in [low, high) on the generator's device (parameters, not samples)."""
+    return low + (high - low) * torch.rand(shape, generator=generator, dtype=torch.float64,
+                                           device=_draw_device(generator, None))
+
+
+def _bulk_randn(shape, generator, sample_generator, device) -> torch.Tensor:
+    if sample_generator is not None:
+        return torch.randn(shape, generator=sample_generator, device=sample_generator.device,
+                           dtype=torch.float32).to(device)
+    return _randn(shape, generator, device)
+
+
+def _unit_rms_rows(noise: torch.Tensor) -> torch.Tensor:
+    rms = noise.pow(2).mean(dim=-1, keepdim=True).sqrt()
+    return (noise / rms.clamp(min=1e-20)).to(torch.float32)
+
+
+def _shape_rows(white: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    """Rows of white noise (R, T) filtered by gain (F,) or (R, F) over rfft bins."""
+    n = white.shape[-1]
+    return torch.fft.irfft(torch.fft.rfft(white) * gain.to(torch.float32), n=n)
+
+
+def _hz(num_samples: int, sample_rate: int, device) -> torch.Tensor:
+    return torch.fft.rfftfreq(num_samples, d=1.0 / sample_rate, dtype=torch.float64,
+                              device=device)
+
+
+def _batch_fan(rows, num_samples, sample_rate, generator, device, sample_generator):
+    nyquist = sample_rate / 2.0
+    params = _row_uniform(0.0, 1.0, (rows, 13), generator).to(device)
+    cutoff = (400.0 + 3600.0 * params[:, 0:1]).clamp(max=0.8 * nyquist)
+    highpass = 30.0 + 90.0 * params[:, 1:2]
+    slope = 1.5 * params[:, 2:3]
+    order = 2.0 + 4.0 * params[:, 3:4]
+    hz = _hz(num_samples, sample_rate, device)[None, :]
+    lowpass = 1.0 / torch.sqrt(1.0 + (hz / cutoff) ** (2.0 * order))
+    high = (hz / highpass) ** 2 / (1.0 + (hz / highpass) ** 2)
+    tilt = hz.clamp(min=LOWEST_NOISE_HZ).pow(-slope / 2.0)
+    noise = _shape_rows(_bulk_randn((rows, num_samples), generator, sample_generator, device),
+                        lowpass * high * tilt)
+    noise = _unit_rms_rows(noise).to(torch.float64)
+    t = torch.arange(num_samples, dtype=torch.float64, device=device)[None, :] / sample_rate
+    blade_hz = 60.0 + 240.0 * params[:, 4:5]
+    blade_level = 0.05 + 0.25 * params[:, 5:6]
+    blade_phase = 2.0 * math.pi * params[:, 6:7]
+    noise = noise + blade_level * math.sqrt(2.0) * torch.sin(
+        2.0 * math.pi * torch.remainder(blade_hz * t, 1.0) + blade_phase)
+    modulation = torch.ones_like(noise)
+    for j in (7, 10):
+        rate_hz = 0.1 + 1.9 * params[:, j:j + 1]
+        depth = 0.02 + 0.13 * params[:, j + 1:j + 2]
+        phase = 2.0 * math.pi * params[:, j + 2:j + 3]
+        modulation = modulation + depth * torch.sin(2.0 * math.pi * rate_hz * t + phase)
+    return _unit_rms_rows(noise * modulation)
+
+
+def _batch_hum(rows, num_samples, sample_rate, generator, device):
+    params = _row_uniform(0.0, 1.0, (rows, 3), generator)
+    mains = torch.where(params[:, 0] < 0.5, torch.full_like(params[:, 0], 50.0),
+                        torch.full_like(params[:, 0], 60.0))
+    drift_amount = 0.002 * (0.2 + 0.8 * params[:, 1])
+    odd_emphasis = params[:, 2]
+    # Slow random walk of the grid frequency: unit std, zero mean, 2 points per second.
+    points = max(2, int(math.ceil(num_samples / sample_rate * 2.0)) + 2)
+    walk = torch.cumsum(torch.randn((rows, points), generator=generator, dtype=torch.float32,
+                                    device=_draw_device(generator, None)).double(), dim=1)
+    walk = walk - walk.mean(dim=1, keepdim=True)
+    walk = walk / walk.std(dim=1, keepdim=True).clamp(min=1e-12)
+    walk = walk.to(device)
+    position = torch.linspace(0.0, points - 1.0, num_samples, dtype=torch.float64, device=device)
+    left = position.floor().long().clamp(max=points - 2)
+    fraction = position - left
+    walk = walk[:, left] * (1.0 - fraction) + walk[:, left + 1] * fraction
+    instantaneous = mains.to(device)[:, None] * (1.0 + drift_amount.to(device)[:, None] * walk)
+    phase = torch.remainder(2.0 * math.pi * torch.cumsum(instantaneous, dim=1) / sample_rate,
+                            2.0 * math.pi)
+    # Harmonics: the fundamental always, the others each with p = 0.6; level
+    # U(0.3, 1) / h^U(0.5, 1.5), even ones lowered by the odd emphasis; random start phase.
+    count = 40
+    h = torch.arange(1, count + 1, dtype=torch.float64)
+    highest = torch.clamp(torch.floor((sample_rate / 2.0 * 0.95) / (mains * 1.01)), max=count)
+    present = (_row_uniform(0.0, 1.0, (rows, count), generator) >= 0.4) | (h == 1)
+    present = present & (h[None, :] <= highest[:, None])
+    level = _row_uniform(0.3, 1.0, (rows, count), generator) / \
+        h.pow(_row_uniform(0.5, 1.5, (rows, count), generator))
+    level = torch.where((h % 2 == 0)[None, :], level * (1.0 - 0.8 * odd_emphasis[:, None]), level)
+    level = level * present
+    start = _row_uniform(0.0, 2.0 * math.pi, (rows, count), generator)
+    active = [k for k in range(count) if bool(present[:, k].any())]   # CPU-side: no sync
+    level, start = level.to(device), start.to(device)
+    noise = torch.zeros(rows, num_samples, dtype=torch.float64, device=device)
+    for k in active:
+        noise = noise + level[:, k:k + 1] * torch.sin((k + 1) * phase + start[:, k:k + 1])
+    return _unit_rms_rows(noise)
+
+
+def _batch_babble(rows, num_samples, sample_rate, generator, device, pool: SpeechPool):
+    draw = _draw_device(generator, None)
+    most = 8
+    talkers = torch.randint(3, most + 1, (rows,), generator=generator, device=draw).cpu()
+    which = torch.randint(0, len(pool), (rows, most), generator=generator, device=draw).cpu()
+    lengths = pool.lengths[which]
+    starts = (torch.rand((rows, most), generator=generator, dtype=torch.float64,
+                         device=draw).cpu() * lengths).long()
+    starts = torch.minimum(starts, lengths - 1)
+    used = torch.arange(most)[None, :] < talkers[:, None]
+    row_of = torch.arange(rows)[:, None].expand(rows, most)[used]
+    lengths, starts, offsets = lengths[used], starts[used], pool.offsets[which][used]
+    t = torch.arange(num_samples, device=pool.audio.device)[None, :]
+    index = torch.remainder(starts.to(t.device)[:, None] + t, lengths.to(t.device)[:, None]) + \
+        offsets.to(t.device)[:, None]
+    voices = pool.audio[index].to(device)                         # (talkers, T), looped
+    rms = voices.pow(2).mean(dim=-1, keepdim=True).sqrt()
+    voices = torch.where(rms > 0, voices / rms.clamp(min=1e-20), torch.zeros_like(voices))
+    total = torch.zeros(rows, num_samples, dtype=torch.float32, device=device)
+    total.index_add_(0, row_of.to(device), voices)
+    return _unit_rms_rows(total)
+
+
+def batch_noise(kind: str, rows: int, num_samples: int, sample_rate: int,
+                generator: Optional[torch.Generator] = None, device: Device = None,
+                sample_generator: Optional[torch.Generator] = None,
+                speech: Optional[Union[SpeechPool, Sequence[torch.Tensor]]] = None
+                ) -> torch.Tensor:
+    """`rows` independent clips of training noise `kind`: (rows, num_samples) float32, each row
+    of unit RMS, on `device`. Babble takes `speech` (a SpeechPool, or a list of waveforms)."""
+    if kind not in TRAIN_NOISE_TYPES:
+        raise ValueError(f"{kind!r} has no batched generator: only training noise types "
+                         f"{TRAIN_NOISE_TYPES} do (held out: {HELDOUT_NOISE_TYPES})")
+    _check_size(num_samples, sample_rate)
+    device = torch.device(device) if device is not None else _draw_device(generator, None)
+    if kind == "white":
+        return _unit_rms_rows(_bulk_randn((rows, num_samples), generator, sample_generator, device))
+    if kind in ("pink", "brown"):
+        gain = _power_law(1.0 if kind == "pink" else 2.0)(_hz(num_samples, sample_rate, device))
+        white_rows = _bulk_randn((rows, num_samples), generator, sample_generator, device)
+        return _unit_rms_rows(_shape_rows(white_rows, gain))
+    if kind == "fan":
+        return _batch_fan(rows, num_samples, sample_rate, generator, device, sample_generator)
+    if kind == "hum":
+        return _batch_hum(rows, num_samples, sample_rate, generator, device)
+    pool = speech if isinstance(speech, SpeechPool) else SpeechPool(speech or [], device)
+    return _batch_babble(rows, num_samples, sample_rate, generator, device, pool)
+
+
+def batch_rirs(count: int, sample_rate: int, generator: Optional[torch.Generator] = None,
+               device: Device = None, sample_generator: Optional[torch.Generator] = None,
+               rt60_range: Tuple[float, float] = (0.1, 0.8)) -> torch.Tensor:
+    """`count` synthetic RIRs as synthetic_rir makes them (rt60 uniform in rt60_range, gap 1-5 ms,
+    direct-to-reverberant ratio 0-10 dB), zero-padded to a common length: (count, L) float32."""
+    device = torch.device(device) if device is not None else _draw_device(generator, None)
+    params = _row_uniform(0.0, 1.0, (count, 3), generator)
+    rt60 = rt60_range[0] + (rt60_range[1] - rt60_range[0]) * params[:, 0]
+    drr_db = 10.0 * params[:, 1]
+    gap = torch.round((0.001 + 0.004 * params[:, 2]) * sample_rate).long().clamp(min=1)
+    tail_length = torch.round(rt60 * sample_rate).long().clamp(min=1)
+    length = int((gap + tail_length).max())
+    rt60, drr_db = rt60.to(device)[:, None], drr_db.to(device)[:, None]
+    gap, tail_length = gap.to(device)[:, None], tail_length.to(device)[:, None]
+    lag = torch.arange(length, device=device)[None, :] - gap          # samples into the tail
+    inside = (lag >= 0) & (lag < tail_length)
+    decay = torch.exp(-3.0 * math.log(10.0) * lag.clamp(min=0).double() / sample_rate / rt60)
+    tail = _bulk_randn((count, length), generator, sample_generator, device).double() * decay
+    tail = tail * inside
+    tail = (tail - tail.sum(dim=1, keepdim=True) / tail_length) * inside
+    energy = tail.pow(2).sum(dim=1, keepdim=True).clamp(min=torch.finfo(torch.float32).tiny)
+    rir = tail * torch.sqrt(torch.pow(10.0, -drr_db / 10.0) / energy)
+    rir[:, 0] = 1.0
+    return rir.to(torch.float32)
+
+
 # --- Mixing and reverberation -----------------------------------------------------------------
 
 

@@ -335,8 +335,60 @@ def test_noise() -> None:
           and torch.allclose(reverberant[100:], rir[:1900], atol=1e-6))
 
 
+def test_batched_noise() -> None:
+    """The batched training generators: shapes, unit RMS, seeding, the held-out types refused,
+    and the same long-term spectra (octave band powers, mean over clips) as the per-clip ones."""
+    import torch
+    from enhance import noise
+
+    sample_rate, count, rows = 16000, 16000, 48
+    talkers = [torch.as_tensor(speech_like(16000, seconds=2.0, seed=s), dtype=torch.float32)
+               for s in range(10, 14)]
+    pool = noise.SpeechPool(talkers)
+    edges = (62.5, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
+
+    def octave_db(clips):
+        power = np.abs(np.fft.rfft(clips.double().numpy(), axis=-1)) ** 2
+        hz = np.fft.rfftfreq(clips.shape[-1], 1.0 / sample_rate)
+        return np.array([10 * np.log10(power[:, (hz >= lo) & (hz < hi)].sum(-1).mean())
+                         for lo, hi in zip(edges[:-1], edges[1:])])
+
+    for kind in noise.TRAIN_NOISE_TYPES:
+        first = noise.batch_noise(kind, rows, count, sample_rate,
+                                  torch.Generator().manual_seed(21), speech=pool)
+        again = noise.batch_noise(kind, rows, count, sample_rate,
+                                  torch.Generator().manual_seed(21), speech=pool)
+        rms = first.pow(2).mean(-1).sqrt()
+        generator = torch.Generator().manual_seed(22)
+        single = torch.stack([noise.make_noise(kind, count, sample_rate, generator,
+                                               speech=talkers) for _ in range(rows)])
+        difference = float(np.abs(octave_db(first) - octave_db(single)).max())
+        check(f"batched {kind}: float32, shape, unit RMS per row, seeded, spectrum of {kind}",
+              first.dtype == torch.float32 and first.shape == (rows, count)
+              and float((rms - 1.0).abs().max()) < 1e-4 and torch.equal(first, again)
+              and bool(torch.isfinite(first).all()) and difference < 3.0,
+              f"largest octave difference {difference:.2f} dB")
+    for kind in noise.HELDOUT_NOISE_TYPES:
+        try:
+            noise.batch_noise(kind, 2, count, sample_rate, torch.Generator().manual_seed(1))
+            refused = False
+        except ValueError:
+            refused = True
+        check(f"held-out {kind} has no batched (training) generator", refused)
+
+    rirs = noise.batch_rirs(64, sample_rate, torch.Generator().manual_seed(4),
+                            rt60_range=(0.6, 0.6))
+    tail = rirs[:, int(0.006 * sample_rate):].double().numpy() ** 2
+    drop_db = 10 * math.log10(tail[:, :int(0.1 * sample_rate)].mean()
+                              / tail[:, int(0.4 * sample_rate):int(0.5 * sample_rate)].mean())
+    check("batched RIRs: unit direct path, decay at their RT60",
+          bool((rirs[:, 0] == 1.0).all()) and 34.0 < drop_db < 46.0,
+          f"drop {drop_db:.1f} dB over 0.4 s")
+
+
 def main() -> int:
-    for test in (test_stoi, test_si_sdr, test_bootstrap, test_speexdsp, test_noise):
+    for test in (test_stoi, test_si_sdr, test_bootstrap, test_speexdsp, test_noise,
+                 test_batched_noise):
         print(f"== {test.__name__}")
         test()
     if _failures:
