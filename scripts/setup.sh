@@ -25,6 +25,13 @@ packages=(
   # the enhancer's baseline: speexdsp's denoiser, in its quality script and tests (ctypes) and
   # in `statestream bench enhance` (linked)
   libspeexdsp1 libspeexdsp-dev
+  # the LV2 plugin: its headers (lv2-dev), lilv for the test host that loads it, real hosts
+  # that run it (lv2apply and lv2ls from lilv-utils, jalv), and sord_validate, which
+  # lv2_validate runs over its TTL (sordi)
+  lv2-dev liblilv-dev lilv-utils jalv sordi
+  # the recogniser's baseline: pocketsphinx through its Python bindings, with the US English
+  # acoustic model, default LM and CMU dictionary (models/train/asr/pocketsphinx_baseline.py)
+  python3-pocketsphinx pocketsphinx-en-us
 )
 
 missing=()

@@ -1,0 +1,111 @@
+#include "plugins/lv2/linked_enhancer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "dsp/log_compress.hpp"
+#include "dsp/window.hpp"
+
+namespace statestream::plugins {
+
+namespace {
+
+// The model's STFT, as engine::EnhancerStage builds it: its window, F = N.
+dsp::StftConfig stft_config_of(const models::SsmModel& model) {
+    const models::FrontendSpec& frontend = model.file().description().frontend;
+    dsp::StftConfig config;
+    config.window = dsp::parse_window_shape(frontend.window).value_or(dsp::WindowShape::kHann);
+    config.window_samples = frontend.window_samples;
+    config.hop_samples = frontend.hop_samples;
+    config.fft_size = frontend.window_samples;
+    return config;
+}
+
+const models::SsmModel& checked(const models::SsmModel& model,
+                                const engine::EnhancerSettings& settings) {
+    engine::validate(settings);
+    engine::require_enhancer_model(model);
+    return model;
+}
+
+float sigmoid(float x) noexcept { return 1.0f / (1.0f + std::exp(-x)); }
+
+}  // namespace
+
+float gain_floor_of(const engine::EnhancerSettings& settings) noexcept {
+    return settings.attenuation_limit_db > 0.0f
+               ? std::pow(10.0f, -settings.attenuation_limit_db / 20.0f)
+               : 0.0f;
+}
+
+LinkedEnhancer::LinkedEnhancer(const models::SsmModel& model, std::size_t channels,
+                               const engine::EnhancerSettings& settings)
+    : model_(&checked(model, settings)),
+      rate_hz_(model.file().description().frontend.sample_rate_hz),
+      hop_(model.file().description().frontend.hop_samples),
+      strength_(settings.strength),
+      gain_floor_(gain_floor_of(settings)),
+      bands_(dsp::erb_filterbank(rate_hz_, stft_config_of(model).resolved_fft_size(),
+                                 model.file().description().frontend.n_bands)),
+      state_(model.make_state()),
+      workspace_(model, 1),
+      power_(stft_config_of(model).bins()),
+      channel_power_(stft_config_of(model).bins()),
+      features_(bands_.bands()),
+      band_gains_(bands_.bands(), 1.0f),
+      bin_gains_(stft_config_of(model).bins()) {
+    if (channels == 0) throw std::invalid_argument("a linked enhancer needs at least one channel");
+    const dsp::StftConfig config = stft_config_of(model);
+    for (std::size_t c = 0; c < channels; ++c) channels_.push_back(std::make_unique<Channel>(config));
+}
+
+std::size_t LinkedEnhancer::latency_samples() const noexcept {
+    return channels_.front()->synthesis.latency_samples();
+}
+
+void LinkedEnhancer::process_hop(std::span<const float* const> in,
+                                 std::span<float* const> out) noexcept {
+    const std::size_t count = channels_.size();
+    for (std::size_t c = 0; c < count; ++c) {
+        Channel& channel = *channels_[c];
+        channel.analysis.process(std::span<const float>(in[c], hop_), channel.spectrum);
+        if (c == 0) {
+            dsp::power_spectrum(channel.spectrum, power_);
+        } else {
+            dsp::power_spectrum(channel.spectrum, channel_power_);
+            for (std::size_t k = 0; k < power_.size(); ++k) power_[k] += channel_power_[k];
+        }
+    }
+    // The mean over channels; one channel keeps its power as it is (EnhancerStage's numbers).
+    if (count > 1) {
+        const float scale = 1.0f / static_cast<float>(count);
+        for (float& p : power_) p *= scale;
+    }
+    bands_.band_energies(power_, features_);
+    dsp::log_compress(features_, features_);
+    model_->step(state_, workspace_, features_, band_gains_);
+    const float strength = strength_;
+    const float floor = gain_floor_;
+    for (float& gain : band_gains_) {
+        gain = 1.0f - strength * (1.0f - sigmoid(gain));
+        gain = std::max(gain, floor);
+    }
+    bands_.interpolate(band_gains_, bin_gains_);
+    for (std::size_t c = 0; c < count; ++c) {
+        Channel& channel = *channels_[c];
+        dsp::apply_bin_gains(bin_gains_, channel.spectrum);
+        channel.synthesis.process(channel.spectrum, std::span<float>(out[c], hop_));
+    }
+}
+
+void LinkedEnhancer::reset() noexcept {
+    for (auto& channel : channels_) {
+        channel->analysis.reset();
+        channel->synthesis.reset();
+    }
+    std::fill(state_.values.begin(), state_.values.end(), 0.0f);
+    std::fill(band_gains_.begin(), band_gains_.end(), 1.0f);
+}
+
+}  // namespace statestream::plugins

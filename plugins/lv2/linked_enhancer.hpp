@@ -1,0 +1,91 @@
+#pragma once
+// The speech enhancer at the model's rate (48 kHz for the shipped one) for one or more channels
+// that share one set of band gains, with settings that may change between hops. Per hop:
+//
+//   each channel: STFT -> power spectrum;  the channels' mean power -> ERB band energies
+//     -> ln(E + 1e-6) -> model step -> sigmoid -> band gains (strength, attenuation floor)
+//   each channel: the same gains on its bins -> iSTFT
+//
+// With one channel this is engine::EnhancerStage's hop, operation for operation
+// (tests/plugins/test_linked_enhancer.cpp holds the two together). Linked gains keep a stereo
+// image where it is: both sides of a band go down by the same amount, so a source does not
+// wander towards the side that happens to be quieter. The engine's stage has no live settings
+// and one channel; this is the plugin's copy of its hop with both.
+
+#include <complex>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "dsp/stft.hpp"
+#include "dsp/triangular_filterbank.hpp"
+#include "engine/stages/enhancer_stage.hpp"
+#include "models/ssm_model.hpp"
+
+namespace statestream::plugins {
+
+// The lowest band gain an attenuation limit allows: 10^(-limit/20); no floor (0) for a limit
+// of 0 dB or less, the engine's "no limit" (engine::EnhancerSettings).
+[[nodiscard]] float gain_floor_of(const engine::EnhancerSettings& settings) noexcept;
+
+class LinkedEnhancer {
+public:
+    // Thread: setup. `model` must outlive the enhancer. Throws std::invalid_argument when the
+    // model is not an enhancer (engine::require_enhancer_model), a setting is out of range, or
+    // channels is 0.
+    LinkedEnhancer(const models::SsmModel& model, std::size_t channels,
+                   const engine::EnhancerSettings& settings = {});
+
+    [[nodiscard]] std::size_t channels() const noexcept { return channels_.size(); }
+    [[nodiscard]] std::uint32_t rate_hz() const noexcept { return rate_hz_; }
+    [[nodiscard]] std::size_t hop_samples() const noexcept { return hop_; }
+    // The overlap-add's N - H samples: where an impulse comes out.
+    [[nodiscard]] std::size_t latency_samples() const noexcept;
+
+    // Thread: real-time. From the next hop on. strength in 0..1 (the engine's meaning), floor in
+    // 0..1: no band gain goes below it (0: no floor).
+    void set_strength(float strength) noexcept { strength_ = strength; }
+    void set_gain_floor(float floor) noexcept { gain_floor_ = floor; }
+    [[nodiscard]] float strength() const noexcept { return strength_; }
+    [[nodiscard]] float gain_floor() const noexcept { return gain_floor_; }
+
+    // Thread: real-time. One hop of every channel: in[c] and out[c] point at hop_samples()
+    // floats; in.size() == out.size() == channels(). An output may be its own channel's input.
+    void process_hop(std::span<const float* const> in, std::span<float* const> out) noexcept;
+
+    // The band gains applied to the last hop, for tests and meters.
+    [[nodiscard]] std::span<const float> last_band_gains() const noexcept { return band_gains_; }
+
+    // Thread: setup (not concurrently with process_hop). A fresh stream: STFT history, overlap
+    // tails and the model's state at zero.
+    void reset() noexcept;
+
+private:
+    struct Channel {
+        explicit Channel(const dsp::StftConfig& config)
+            : analysis(config), synthesis(config), spectrum(analysis.bins()) {}
+        dsp::StftAnalysis analysis;
+        dsp::StftSynthesis synthesis;
+        std::vector<std::complex<float>> spectrum;
+    };
+
+    const models::SsmModel* model_;
+    std::uint32_t rate_hz_;
+    std::size_t hop_;
+    float strength_ = 1.0f;
+    float gain_floor_ = 0.0f;
+    std::vector<std::unique_ptr<Channel>> channels_;
+    dsp::TriangularFilterbank bands_;
+    models::StreamState state_;
+    models::ModelWorkspace workspace_;
+    // Per-hop scratch, preallocated.
+    std::vector<float> power_;
+    std::vector<float> channel_power_;
+    std::vector<float> features_;
+    std::vector<float> band_gains_;
+    std::vector<float> bin_gains_;
+};
+
+}  // namespace statestream::plugins
