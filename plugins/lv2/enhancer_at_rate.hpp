@@ -31,7 +31,7 @@
 #include "engine/stages/resample_stage.hpp"
 #include "models/ssm_model.hpp"
 #include "plugins/lv2/delay_line.hpp"
-#include "plugins/lv2/linked_enhancer.hpp"
+#include "engine/linked_enhancer.hpp"
 
 namespace statestream::plugins {
 
@@ -57,8 +57,8 @@ public:
     // The pad P of the band split (0 in the other modes), at the model's rate.
     [[nodiscard]] std::size_t pad_samples() const noexcept { return pad_samples_; }
 
-    [[nodiscard]] LinkedEnhancer& enhancer() noexcept { return enhancer_; }
-    [[nodiscard]] const LinkedEnhancer& enhancer() const noexcept { return enhancer_; }
+    [[nodiscard]] engine::LinkedEnhancer& enhancer() noexcept { return enhancer_; }
+    [[nodiscard]] const engine::LinkedEnhancer& enhancer() const noexcept { return enhancer_; }
 
     // Thread: real-time. in[c] and out[c] point at block_samples() floats each, and no output
     // overlaps an input.
@@ -81,7 +81,7 @@ private:
 
     void run_hops() noexcept;
 
-    LinkedEnhancer enhancer_;
+    engine::LinkedEnhancer enhancer_;
     RateMode mode_ = RateMode::kNative;
     std::uint32_t rate_hz_;
     std::size_t hops_ = 1;

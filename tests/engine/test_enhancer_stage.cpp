@@ -14,6 +14,7 @@
 #include "engine/stages/enhancer_stage.hpp"
 #include "models/model_file.hpp"
 #include "models/ssm_model.hpp"
+#include "tests/support/enhancer_fixture_model.hpp"
 #include "tests/support/fixture_file.hpp"
 
 using namespace statestream;
@@ -24,17 +25,9 @@ using Catch::Matchers::Contains;
 
 namespace {
 
+const models::SsmModel& fixture_model() { return test::enhancer_fixture_model(); }
+
 const std::filesystem::path kData(STATESTREAM_DATA_DIR);
-
-struct FixtureModel {
-    models::ModelFile file = models::ModelFile::load(kData / "fixtures" / "enhancer_fixture.safetensors");
-    models::SsmModel model{file};
-};
-
-const FixtureModel& fixture_model() {
-    static const FixtureModel loaded;
-    return loaded;
-}
 
 std::vector<float> run_stage(EnhancerStage& stage, const std::vector<float>& input,
                              std::vector<float>* gains = nullptr) {
@@ -64,7 +57,7 @@ TEST_CASE("The enhancer stage computes what the reference's enhance() computes",
     const std::vector<float> input = io.floats("input");
     const std::vector<double> expected = io.doubles("output");
     const std::vector<double> expected_gains = io.doubles("gains");
-    EnhancerStage stage(fixture_model().model, EnhancerSettings{});
+    EnhancerStage stage(fixture_model(), EnhancerSettings{});
     std::vector<float> gains;
     const std::vector<float> output = run_stage(stage, input, &gains);
 
@@ -92,7 +85,7 @@ TEST_CASE("Strength 0 passes the input through, delayed by the chain's latency",
           "[engine][enhance]") {
     EnhancerSettings settings;
     settings.strength = 0.0f;
-    EnhancerStage stage(fixture_model().model, settings);
+    EnhancerStage stage(fixture_model(), settings);
     const std::size_t delay = 480;
     REQUIRE(stage.latency_seconds() == Approx(delay / 48000.0));
     std::vector<float> input(48000);
@@ -115,7 +108,7 @@ TEST_CASE("Strength and the attenuation limit shape the model's gains as documen
 
     EnhancerSettings half;
     half.strength = 0.5f;
-    EnhancerStage halfway(fixture_model().model, half);
+    EnhancerStage halfway(fixture_model(), half);
     std::vector<float> gains;
     (void)run_stage(halfway, input, &gains);
     REQUIRE(gains.size() == model_gains.size());
@@ -127,7 +120,7 @@ TEST_CASE("Strength and the attenuation limit shape the model's gains as documen
 
     EnhancerSettings limited;
     limited.attenuation_limit_db = 6.0f;
-    EnhancerStage floored(fixture_model().model, limited);
+    EnhancerStage floored(fixture_model(), limited);
     gains.clear();
     (void)run_stage(floored, input, &gains);
     const float floor = std::pow(10.0f, -6.0f / 20.0f);
@@ -151,7 +144,7 @@ TEST_CASE("Settings and models outside the enhancer's range are refused by name"
                       Contains("tiny_mamba2.safetensors") && Contains("not an enhancer"));
     EnhancerChainConfig config;
     config.rate_hz = 4000;
-    CHECK_THROWS_WITH(engine::make_enhancer_chain(fixture_model().model, config),
+    CHECK_THROWS_WITH(engine::make_enhancer_chain(fixture_model(), config),
                       Contains("4000 Hz is outside"));
 }
 
@@ -160,7 +153,7 @@ TEST_CASE("An impulse through the whole chain comes out where the stages say, at
     for (const std::uint32_t rate : {48000u, 16000u, 44100u, 8000u}) {
         EnhancerChainConfig config;
         config.rate_hz = rate;
-        const engine::MeasuredDelay delay = engine::measure_impulse_delay(fixture_model().model, config);
+        const engine::MeasuredDelay delay = engine::measure_impulse_delay(fixture_model(), config);
         INFO(rate << " Hz: measured " << delay.samples << " samples, stages claim "
                   << delay.stages_seconds * rate);
         CHECK(std::abs(static_cast<double>(delay.samples) - delay.stages_seconds * rate) <= 1.0);
@@ -173,9 +166,9 @@ TEST_CASE("A 22.05 kHz chain runs in 20 ms blocks and gives its input back at st
     EnhancerChainConfig config;
     config.rate_hz = 22050;  // one 10 ms hop would be 220.5 samples
     config.settings.strength = 0.0f;
-    const auto chain = engine::make_enhancer_chain(fixture_model().model, config);
+    const auto chain = engine::make_enhancer_chain(fixture_model(), config);
     REQUIRE(chain->input().block == 441);
-    const std::size_t delay = engine::measure_impulse_delay(fixture_model().model, config).samples;
+    const std::size_t delay = engine::measure_impulse_delay(fixture_model(), config).samples;
     std::vector<float> input(22050);
     for (std::size_t i = 0; i < input.size(); ++i) {
         input[i] = 0.3f * static_cast<float>(std::sin(2.0 * 3.14159265358979 * 440.0 * i / 22050.0));
@@ -199,7 +192,7 @@ TEST_CASE("An enhancer stream restored from a snapshot continues exactly", "[eng
     const test::FixtureFile io(kData / "fixtures" / "enhancer_fixture.io.safetensors");
     const std::vector<float> input = io.floats("input");
     const std::size_t half = input.size() / 2;
-    EnhancerStage original(fixture_model().model, EnhancerSettings{});
+    EnhancerStage original(fixture_model(), EnhancerSettings{});
     const std::vector<float> first(input.begin(), input.begin() + static_cast<std::ptrdiff_t>(half));
     const std::vector<float> second(input.begin() + static_cast<std::ptrdiff_t>(half), input.end());
     (void)run_stage(original, first);
@@ -207,7 +200,7 @@ TEST_CASE("An enhancer stream restored from a snapshot continues exactly", "[eng
     original.save_state(snapshot);
     const std::vector<float> continued = run_stage(original, second);
 
-    EnhancerStage restored(fixture_model().model, EnhancerSettings{});
+    EnhancerStage restored(fixture_model(), EnhancerSettings{});
     restored.restore_state(snapshot);
     CHECK(run_stage(restored, second) == continued);
     restored.reset();

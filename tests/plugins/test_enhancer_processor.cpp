@@ -10,6 +10,7 @@
 
 #include "models/model_file.hpp"
 #include "models/ssm_model.hpp"
+#include "tests/support/enhancer_fixture_model.hpp"
 #include "plugins/lv2/enhancer_processor.hpp"
 #include "tests/plugins/plugin_signals.hpp"
 
@@ -19,17 +20,7 @@ using plugins::PluginControls;
 
 namespace {
 
-const std::filesystem::path kData(STATESTREAM_DATA_DIR);
-
-struct FixtureModel {
-    models::ModelFile file = models::ModelFile::load(kData / "fixtures" / "enhancer_fixture.safetensors");
-    models::SsmModel model{file};
-};
-
-const models::SsmModel& fixture_model() {
-    static const FixtureModel loaded;
-    return loaded.model;
-}
+const models::SsmModel& fixture_model() { return test::enhancer_fixture_model(); }
 
 // One channel through process() in pieces whose sizes cycle through `pieces`.
 std::vector<float> run(EnhancerProcessor& processor, const std::vector<float>& input,

@@ -1,17 +1,19 @@
-#include "plugins/lv2/linked_enhancer.hpp"
+#include "engine/linked_enhancer.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
+#include <fmt/core.h>
+
 #include "dsp/log_compress.hpp"
 #include "dsp/window.hpp"
 
-namespace statestream::plugins {
+namespace statestream::engine {
 
 namespace {
 
-// The model's STFT, as engine::EnhancerStage builds it: its window, F = N.
+// The model's STFT: its window, F = N.
 dsp::StftConfig stft_config_of(const models::SsmModel& model) {
     const models::FrontendSpec& frontend = model.file().description().frontend;
     dsp::StftConfig config;
@@ -23,9 +25,9 @@ dsp::StftConfig stft_config_of(const models::SsmModel& model) {
 }
 
 const models::SsmModel& checked(const models::SsmModel& model,
-                                const engine::EnhancerSettings& settings) {
-    engine::validate(settings);
-    engine::require_enhancer_model(model);
+                                const EnhancerSettings& settings) {
+    validate(settings);
+    require_enhancer_model(model);
     return model;
 }
 
@@ -33,14 +35,49 @@ float sigmoid(float x) noexcept { return 1.0f / (1.0f + std::exp(-x)); }
 
 }  // namespace
 
-float gain_floor_of(const engine::EnhancerSettings& settings) noexcept {
+void validate(const EnhancerSettings& settings) {
+    if (!(settings.strength >= 0.0f && settings.strength <= 1.0f)) {
+        throw std::invalid_argument(fmt::format(
+            "strength {} is outside 0..1 (0 passes the input through, 1 applies the model fully)",
+            settings.strength));
+    }
+    if (!std::isfinite(settings.attenuation_limit_db)) {
+        throw std::invalid_argument("the attenuation limit must be a finite number of dB (0: none)");
+    }
+}
+
+void require_enhancer_model(const models::SsmModel& model) {
+    const models::ModelDescription& description = model.file().description();
+    const models::FrontendSpec& frontend = description.frontend;
+    const std::string& source = model.file().source();
+    if (description.task != models::Task::kEnhance) {
+        throw std::invalid_argument(fmt::format(
+            "{}: is a \"{}\" model, not an enhancer (task \"enhance\"); give --model an enhancer "
+            "such as data/models/enhancer.safetensors",
+            source, models::task_name(description.task)));
+    }
+    if (frontend.type != models::FrontendType::kStftBands ||
+        frontend.gain != models::BandGain::kSigmoid) {
+        throw std::invalid_argument(fmt::format(
+            "{}: an enhancer needs the stft_bands front-end with a sigmoid gain, this one has "
+            "front-end \"{}\" (docs/model_format.md)",
+            source, models::frontend_type_name(frontend.type)));
+    }
+    if (model.input_dim() != frontend.n_bands || model.output_dim() != frontend.n_bands) {
+        throw std::invalid_argument(fmt::format(
+            "{}: an enhancer maps {} bands to {} gains, but the model is {} -> {}", source,
+            frontend.n_bands, frontend.n_bands, model.input_dim(), model.output_dim()));
+    }
+}
+
+float gain_floor_of(const EnhancerSettings& settings) noexcept {
     return settings.attenuation_limit_db > 0.0f
                ? std::pow(10.0f, -settings.attenuation_limit_db / 20.0f)
                : 0.0f;
 }
 
 LinkedEnhancer::LinkedEnhancer(const models::SsmModel& model, std::size_t channels,
-                               const engine::EnhancerSettings& settings)
+                               const EnhancerSettings& settings)
     : model_(&checked(model, settings)),
       rate_hz_(model.file().description().frontend.sample_rate_hz),
       hop_(model.file().description().frontend.hop_samples),
@@ -77,7 +114,7 @@ void LinkedEnhancer::process_hop(std::span<const float* const> in,
             for (std::size_t k = 0; k < power_.size(); ++k) power_[k] += channel_power_[k];
         }
     }
-    // The mean over channels; one channel keeps its power as it is (EnhancerStage's numbers).
+    // The mean over channels; one channel keeps its power as it is.
     if (count > 1) {
         const float scale = 1.0f / static_cast<float>(count);
         for (float& p : power_) p *= scale;
@@ -108,4 +145,32 @@ void LinkedEnhancer::reset() noexcept {
     std::fill(band_gains_.begin(), band_gains_.end(), 1.0f);
 }
 
-}  // namespace statestream::plugins
+std::size_t LinkedEnhancer::state_floats() const noexcept {
+    std::size_t floats = state_.values.size();
+    for (const auto& channel : channels_) {
+        floats += channel->analysis.state_floats() + channel->synthesis.state_floats();
+    }
+    return floats;
+}
+
+void LinkedEnhancer::save_state(std::span<float> out) const noexcept {
+    for (const auto& channel : channels_) {
+        channel->analysis.save_state(out.first(channel->analysis.state_floats()));
+        out = out.subspan(channel->analysis.state_floats());
+        channel->synthesis.save_state(out.first(channel->synthesis.state_floats()));
+        out = out.subspan(channel->synthesis.state_floats());
+    }
+    std::copy(state_.values.begin(), state_.values.end(), out.begin());
+}
+
+void LinkedEnhancer::restore_state(std::span<const float> in) noexcept {
+    for (auto& channel : channels_) {
+        channel->analysis.restore_state(in.first(channel->analysis.state_floats()));
+        in = in.subspan(channel->analysis.state_floats());
+        channel->synthesis.restore_state(in.first(channel->synthesis.state_floats()));
+        in = in.subspan(channel->synthesis.state_floats());
+    }
+    std::copy_n(in.begin(), state_.values.size(), state_.values.begin());
+}
+
+}  // namespace statestream::engine

@@ -6,11 +6,10 @@
 //     -> ln(E + 1e-6) -> model step -> sigmoid -> band gains (strength, attenuation floor)
 //   each channel: the same gains on its bins -> iSTFT
 //
-// With one channel this is engine::EnhancerStage's hop, operation for operation
-// (tests/plugins/test_linked_enhancer.cpp holds the two together). Linked gains keep a stereo
-// image where it is: both sides of a band go down by the same amount, so a source does not
-// wander towards the side that happens to be quieter. The engine's stage has no live settings
-// and one channel; this is the plugin's copy of its hop with both.
+// exactly the chain models/train/enhance/model.py trains (docs/enhance.md); EnhancerStage is its
+// one-channel use in pipelines, the LV2 plugin its linked-stereo use with live settings. Linked
+// gains keep a stereo image where it is: both sides of a band go down by the same amount, so a
+// source does not wander towards the side that happens to be quieter.
 
 #include <complex>
 #include <cstddef>
@@ -21,22 +20,37 @@
 
 #include "dsp/stft.hpp"
 #include "dsp/triangular_filterbank.hpp"
-#include "engine/stages/enhancer_stage.hpp"
 #include "models/ssm_model.hpp"
 
-namespace statestream::plugins {
+namespace statestream::engine {
+
+// What a user turns: how much of the model's suppression to apply, and how deep it may go.
+struct EnhancerSettings {
+    // 0 passes the input through (after the chain's delay), 1 applies the model's gains as
+    // trained; gain = 1 - strength * (1 - model gain).
+    float strength = 1.0f;
+    // No band is attenuated by more than this (dB); 0 or less means no limit.
+    float attenuation_limit_db = 0.0f;
+};
+
+// Thread: setup. Throws std::invalid_argument naming the setting and its range.
+void validate(const EnhancerSettings& settings);
+
+// Thread: setup. Throws std::invalid_argument naming the model file when it is not an
+// enhancer (task enhance, front-end stft_bands with a sigmoid gain, input = output = n_bands).
+void require_enhancer_model(const models::SsmModel& model);
 
 // The lowest band gain an attenuation limit allows: 10^(-limit/20); no floor (0) for a limit
-// of 0 dB or less, the engine's "no limit" (engine::EnhancerSettings).
-[[nodiscard]] float gain_floor_of(const engine::EnhancerSettings& settings) noexcept;
+// of 0 dB or less, the engine's "no limit" (EnhancerSettings).
+[[nodiscard]] float gain_floor_of(const EnhancerSettings& settings) noexcept;
 
 class LinkedEnhancer {
 public:
     // Thread: setup. `model` must outlive the enhancer. Throws std::invalid_argument when the
-    // model is not an enhancer (engine::require_enhancer_model), a setting is out of range, or
+    // model is not an enhancer (require_enhancer_model), a setting is out of range, or
     // channels is 0.
     LinkedEnhancer(const models::SsmModel& model, std::size_t channels,
-                   const engine::EnhancerSettings& settings = {});
+                   const EnhancerSettings& settings = {});
 
     [[nodiscard]] std::size_t channels() const noexcept { return channels_.size(); }
     [[nodiscard]] std::uint32_t rate_hz() const noexcept { return rate_hz_; }
@@ -61,6 +75,12 @@ public:
     // Thread: setup (not concurrently with process_hop). A fresh stream: STFT history, overlap
     // tails and the model's state at zero.
     void reset() noexcept;
+
+    // The stream's state (dsp/stateful.hpp's contract): per channel the STFT history and the
+    // overlap tail, then the model's state.
+    [[nodiscard]] std::size_t state_floats() const noexcept;
+    void save_state(std::span<float> out) const noexcept;
+    void restore_state(std::span<const float> in) noexcept;
 
 private:
     struct Channel {
@@ -88,4 +108,4 @@ private:
     std::vector<float> bin_gains_;
 };
 
-}  // namespace statestream::plugins
+}  // namespace statestream::engine
