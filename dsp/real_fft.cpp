@@ -10,8 +10,12 @@
 namespace statestream::dsp {
 
 namespace {
-// FFTW's planner keeps global state; only plan execution is thread-safe.
+// FFTW's planner keeps global state; only plan execution is thread-safe. Our mutex orders our
+// own planning; FFTW's own thread-safe planner mode also covers code we do not control that
+// plans in the same process (other plugins in an audio host).
 std::mutex& planner_mutex() {
+    static std::once_flag once;
+    std::call_once(once, [] { fftwf_make_planner_thread_safe(); });
     static std::mutex mutex;
     return mutex;
 }
