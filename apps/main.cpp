@@ -34,8 +34,7 @@ int main(int argc, char** argv) {
     using statestream::apps::add_planned_command;
     std::vector<statestream::apps::Subcommand> subcommands = {
         statestream::apps::add_enhance_command(cli),
-        add_planned_command(cli, "transcribe", "Speech to text: microphone or files, partial "
-                            "and final text.", "the streaming recogniser"),
+        statestream::apps::add_transcribe_command(cli),
         add_planned_command(cli, "forecast", "Quantile forecasts for many sensor or market-tick "
                             "streams at once.", "the forecasting model"),
         add_planned_command(cli, "batch", "Enhance or transcribe many files on all cores, "

@@ -20,7 +20,8 @@ Subcommand add_devices_command(CLI::App& parent);
 Subcommand add_bench_command(CLI::App& parent);
 Subcommand add_run_command(CLI::App& parent);
 Subcommand add_enhance_command(CLI::App& parent);
-// transcribe, forecast, batch: registered with their help text; running one
+Subcommand add_transcribe_command(CLI::App& parent);
+// forecast, batch: registered with their help text; running one
 // says plainly that this build does not have it yet.
 Subcommand add_planned_command(CLI::App& parent, const char* name, const char* description,
                                const char* arriving_with);

@@ -1,22 +1,16 @@
 #include "engine/enhance_file.hpp"
 
-#include <time.h>
-
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include <fmt/core.h>
 
+#include "engine/thread_cpu_clock.hpp"
+
 namespace statestream::engine {
 
 namespace {
-
-double thread_cpu_seconds() {
-    timespec now{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-    return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
-}
 
 // Steps every channel's chain over one block of interleaved frames.
 class ChannelChains {

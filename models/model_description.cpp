@@ -283,6 +283,31 @@ std::string_view band_gain_name(BandGain gain) noexcept {
     return "?";
 }
 
+// "labels": a JSON list of strings, one per output, the CTC blank ("") first.
+std::vector<std::string> parse_labels(const MetadataReader& reader, std::uint32_t output_dim) {
+    const std::string& value = reader.text("labels");
+    Json doc;
+    try {
+        doc = Json::parse(value);
+    } catch (const Json::exception& error) {
+        reader.fail("labels", std::string("is not valid JSON: ") + error.what());
+    }
+    if (!doc.is_array()) reader.fail("labels", "is not a JSON list of strings.");
+    if (doc.size() != output_dim) {
+        reader.fail("labels", "has " + std::to_string(doc.size()) + " entries but the model has " +
+                                  std::to_string(output_dim) + " outputs; one label per output.");
+    }
+    std::vector<std::string> labels;
+    for (std::size_t i = 0; i < doc.size(); ++i) {
+        if (!doc[i].is_string() || doc[i].get<std::string>().size() > 16) {
+            reader.fail("labels[" + std::to_string(i) + "]", "is not a string of at most 16 bytes.");
+        }
+        labels.push_back(doc[i].get<std::string>());
+    }
+    if (labels.front() != "") reader.fail("labels[0]", "must be \"\", the CTC blank.");
+    return labels;
+}
+
 ModelDescription parse_model_description(const std::map<std::string, std::string>& metadata,
                                          const std::string& source) {
     const MetadataReader reader(metadata, source);
@@ -297,6 +322,9 @@ ModelDescription parse_model_description(const std::map<std::string, std::string
     description.frontend = parse_frontend(reader);
     description.architecture = parse_architecture(reader);
     description.recipe = parse_recipe(reader);
+    if (description.task == Task::kTranscribe) {
+        description.labels = parse_labels(reader, description.architecture.output_dim);
+    }
     if (description.frontend.type == FrontendType::kLogMel &&
         description.frontend.n_bands != description.architecture.input_dim) {
         reader.fail("frontend.n_bands", "is " + std::to_string(description.frontend.n_bands) +

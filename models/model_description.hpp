@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "models/architecture.hpp"
 
@@ -52,6 +53,9 @@ struct ModelDescription {
     FrontendSpec frontend;
     Architecture architecture;
     Recipe recipe;
+    // Transcription models: what each output means, index 0 the CTC blank (""), one entry per
+    // output. Empty for other tasks.
+    std::vector<std::string> labels;
 };
 
 // Thread: setup. Reads and range-checks every field; throws ModelFileError that names `source`,

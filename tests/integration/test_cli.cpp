@@ -66,7 +66,7 @@ TEST_CASE("CLI: usage errors exit 2", "[integration][cli]") {
 }
 
 TEST_CASE("CLI: subcommands not built yet fail honestly with exit 1", "[integration][cli]") {
-    for (const char* name : {"transcribe", "forecast", "batch"}) {
+    for (const char* name : {"forecast", "batch"}) {
         INFO("subcommand " << name);
         const auto r = run({name, "input.wav"});
         CHECK(r.exit_code == 1);

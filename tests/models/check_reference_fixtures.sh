@@ -19,4 +19,5 @@ train="$(dirname "$0")/../../models/train"
 "$python" "$train/check_proofs.py"
 "$python" "$train/make_fixtures.py" --check
 "$python" "$train/enhance/make_enhancer_fixture.py" --check
+"$python" "$train/asr/make_transcriber_fixture.py" --check
 exec "$python" "$train/make_dsp_fixtures.py" --check

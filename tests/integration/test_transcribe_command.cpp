@@ -1,0 +1,108 @@
+// `statestream transcribe` on files with the golden fixture's small random transcriber (its
+// words are nonsense; the command's contract is what is tested): formats, several files, a
+// corrupt file among good ones (exit 3), and models that are not transcribers (exit 2).
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <sndfile.h>
+
+#include "tests/support/run_process.hpp"
+
+using Catch::Matchers::Contains;
+using statestream::test::run_process;
+
+namespace {
+
+const std::string kExe = STATESTREAM_EXE;
+const std::filesystem::path kFixtures = std::filesystem::path(STATESTREAM_DATA_DIR) / "fixtures";
+const std::string kModel = (kFixtures / "transcriber_fixture.safetensors").string();
+
+std::filesystem::path scratch_dir() {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("statestream-transcribe-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    return dir;
+}
+
+// A stereo tone burst: anything the front-end and model can chew on.
+void write_tone(const std::filesystem::path& path, int rate) {
+    SF_INFO info{};
+    info.samplerate = rate;
+    info.channels = 2;
+    info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+    SNDFILE* file = sf_open(path.c_str(), SFM_WRITE, &info);
+    REQUIRE(file != nullptr);
+    std::vector<float> frames;
+    for (int i = 0; i < rate; ++i) {
+        const float x = static_cast<float>(0.3 * std::sin(2.0 * M_PI * 220.0 * i / rate) *
+                                           (0.5 - 0.5 * std::cos(2.0 * M_PI * 4.0 * i / rate)));
+        frames.push_back(x);
+        frames.push_back(0.5f * x);
+    }
+    sf_writef_float(file, frames.data(), rate);
+    sf_close(file);
+}
+
+}  // namespace
+
+TEST_CASE("transcribe: a 44.1 kHz stereo file as JSON lines, one final object with word times",
+          "[integration][transcribe]") {
+    const auto dir = scratch_dir();
+    write_tone(dir / "tone.wav", 44100);
+    const auto r = run_process({kExe, "transcribe", (dir / "tone.wav").string(), "--model", kModel,
+                                "--format", "jsonl"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const auto line = nlohmann::json::parse(r.out);
+    CHECK(line["type"] == "final");
+    CHECK(line["final"] == true);
+    CHECK(line["audio_s"].get<double>() == Approx(1.0));
+    CHECK(line["text"].is_string());
+    for (const auto& word : line["words"]) CHECK(word["end"].get<double>() >= word["start"].get<double>());
+    CHECK_THAT(r.err, Contains("RTF"));
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("transcribe: subtitles, several files, a corrupt file among good ones",
+          "[integration][transcribe]") {
+    const auto dir = scratch_dir();
+    write_tone(dir / "a.wav", 16000);
+    write_tone(dir / "b.wav", 48000);
+    std::ofstream(dir / "broken.wav") << "RIFF this is not audio";
+
+    const auto srt = run_process({kExe, "transcribe", (dir / "a.wav").string(), "--model", kModel,
+                                  "--format", "vtt"});
+    REQUIRE(srt.exit_code == 0);
+    CHECK(srt.out.rfind("WEBVTT", 0) == 0);
+
+    const auto two_subtitles = run_process({kExe, "transcribe", (dir / "a.wav").string(),
+                                            (dir / "b.wav").string(), "--model", kModel, "--format", "srt"});
+    CHECK(two_subtitles.exit_code == 2);
+
+    const auto mixed = run_process({kExe, "transcribe", (dir / "a.wav").string(),
+                                    (dir / "broken.wav").string(), (dir / "b.wav").string(),
+                                    "--model", kModel});
+    CHECK(mixed.exit_code == 3);
+    CHECK_THAT(mixed.err, Contains("broken.wav"));
+    CHECK_THAT(mixed.out, Contains("a.wav\t"));
+    CHECK_THAT(mixed.out, Contains("b.wav\t"));
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("transcribe: a model that is not a transcriber exits 2 naming it", "[integration][transcribe]") {
+    const auto dir = scratch_dir();
+    write_tone(dir / "a.wav", 16000);
+    const auto r = run_process({kExe, "transcribe", (dir / "a.wav").string(), "--model",
+                                (kFixtures / "enhancer_fixture.safetensors").string()});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Contains("not a transcriber"));
+    std::filesystem::remove_all(dir);
+}
