@@ -197,7 +197,8 @@ TEST_CASE("activate() starts a fresh stream", "[plugins][lv2]") {
     CHECK(again == expected);
 }
 
-TEST_CASE("CPU time of run() with 256 frames at 48 kHz (measured, not asserted)", "[plugins][lv2][cpu]") {
+TEST_CASE("The CPU-load ports report the load of run() with 256 frames at 48 kHz (figures printed)",
+          "[plugins][lv2][cpu]") {
     constexpr std::size_t kFrames = 256;
     constexpr double kRate = 48000.0;
     // 20 s of noise whose level moves (the model's gains keep changing).
@@ -243,5 +244,9 @@ TEST_CASE("CPU time of run() with 256 frames at 48 kHz (measured, not asserted)"
                     host.get("cpu_load"), host.get("cpu_load_peak"));
         CHECK(host.get("cpu_load_peak") > 0.0f);
         CHECK(host.get("cpu_load_peak") >= host.get("cpu_load"));
+        // The meter times run() itself: its peak over the last second cannot be below half the
+        // mean load measured here from outside (it is usually well above: the hops that step the
+        // model cost about twice the mean).
+        CHECK(host.get("cpu_load_peak") >= 0.5 * 100.0 * 1e6 * c.mean / period_us);
     }
 }
