@@ -123,7 +123,10 @@ RunReport run_stream(Pipeline& pipeline, const WorkerConfig& worker_config,
 
     RealtimeWorker worker(pipeline, worker_config);
     std::unique_ptr<io::BlockSink> sink;
-    if (!device_sink) {
+    if (options.make_sink) {
+        sink = options.make_sink(out_shape);
+        report.sink = sink->describe();
+    } else if (!device_sink) {
         sink = io::make_block_sink(options.sink, out_shape);
         report.sink = sink->describe();
     }

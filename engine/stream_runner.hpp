@@ -13,10 +13,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "engine/deadline_meter.hpp"
+#include "engine/io/block_sink.hpp"
 #include "engine/io/audio_device_stream.hpp"
 #include "engine/pipeline.hpp"
 #include "engine/realtime_worker.hpp"
@@ -33,6 +35,10 @@ struct RunOptions {
     std::chrono::milliseconds device_timeout{1500};
     // A callback on the audio thread, for instrumentation (tests arm their hooks there).
     io::CallbackObserver observer;
+    // When set, the output goes to the sink this makes (given the pipeline's output shape)
+    // instead of the one `sink` names; `sink` is then only its name in reports. A task's own
+    // consumer of vectors (a transcript decoder) plugs in here.
+    std::function<std::unique_ptr<io::BlockSink>(const StageShape&)> make_sink;
 };
 
 enum class RunEnd { kRunning, kEndOfInput, kStopRequested, kTimeLimit, kDeviceLost, kFailed };
