@@ -3,7 +3,8 @@
 
     /usr/bin/python3 -m models.train.asr.evaluate_asr [--engines pocketsphinx pocketsphinx-lm]
         [--lm build/asr_speech/lm/words_3gram.arpa] [--statestream build/release/statestream
-        [--model M]] [--eval-shard build/speech/eval_000.ssc] [--seed 1] [--limit N]
+        [--model M]] [--torch-model data/models/transcriber.safetensors]
+        [--eval-shard build/speech/eval_000.ssc] [--seed 1] [--limit N]
         [--reuse OLD.json] [--json OUT.json] [--markdown OUT.md] [--gate]
 
 Held-out set (deterministic for a given --seed and shard):
@@ -22,12 +23,15 @@ maps (float32 audio, sample rate, name) to text):
   pocketsphinx     pocketsphinx, en-us acoustic model, its default en-us LM and dictionary
   pocketsphinx-lm  the same acoustic model with our ARPA LM (--lm; ngram_lm.py)
   statestream      `statestream transcribe FILE.wav --format jsonl [--model M]` per utterance
+  torch            a transcriber model file (--torch-model) run in torch, greedy CTC: the
+                   reference of what the engine computes (asr/model.py)
 Scoring: text.scoring_form() on both sides (normalisation plus the British spelling of the few
 words with an American variant), Levenshtein word and character errors (error_rates.py),
 corpus WER/CER = errors / reference tokens with percentile-bootstrap 95 % intervals over
-utterances, per condition and, for noisy, per noise type and per SNR. When statestream runs,
-the paired difference to each pocketsphinx system is reported too, and the verdict says
-whether its WER is below the better pocketsphinx WER in both conditions (--gate: exit 1 if not).
+utterances, per condition and, for noisy, per noise type and per SNR. When a model engine runs
+(statestream, else torch), its paired difference to each pocketsphinx system is reported too,
+and the verdict says whether its WER is below the better pocketsphinx WER in both conditions
+(--gate: exit 1 if not).
 """
 import argparse
 import hashlib
@@ -242,15 +246,21 @@ def _statestream(args, work_dir: str) -> Engine:
     return StatestreamCli(args.statestream, args.model, work_dir)
 
 
+def _torch_model(args, work_dir: str) -> Engine:
+    from asr.model import ModelFileTranscriber
+    return ModelFileTranscriber(args.torch_model)
+
+
 # name -> (factory(args, work_dir) -> Engine, label in the report). Add an engine here, or pass
 # callables to evaluate() directly (a training script can score its torch model that way).
 ENGINE_FACTORIES: Dict[str, Tuple[Callable, str]] = {
     "pocketsphinx": (_pocketsphinx_default, "pocketsphinx, en-us AM + default en-us LM"),
     "pocketsphinx-lm": (_pocketsphinx_lm, "pocketsphinx, en-us AM + our 3-gram ARPA LM"),
     "statestream": (_statestream, "statestream transcribe"),
+    "torch": (_torch_model, "transcriber model file in torch, greedy CTC"),
 }
 BASELINES = ("pocketsphinx", "pocketsphinx-lm")
-MODEL_ENGINE = "statestream"
+MODEL_ENGINES = ("statestream", "torch")    # the first that ran is compared with the baselines
 
 
 # --- Scoring ------------------------------------------------------------------------------------
@@ -323,19 +333,22 @@ def summarise(results: Dict[str, List[Dict]]) -> Dict:
                                    if any(r["snr_db"] == snr for r in selected)}
             per_condition[condition] = entry
         summary["engines"][engine] = per_condition
-    if MODEL_ENGINE in results and any(b in results for b in BASELINES):
-        summary["model_minus_baseline"], summary["verdict"] = compare_to_baselines(results)
+    model = next((name for name in MODEL_ENGINES if name in results), None)
+    if model is not None and any(b in results for b in BASELINES):
+        summary["model_engine"] = model
+        summary["model_minus_baseline"], summary["verdict"] = compare_to_baselines(results, model)
     return summary
 
 
-def compare_to_baselines(results: Dict[str, List[Dict]]) -> Tuple[Dict, Dict]:
+def compare_to_baselines(results: Dict[str, List[Dict]],
+                         model: str = MODEL_ENGINES[0]) -> Tuple[Dict, Dict]:
     """Paired WER differences of the model engine to each baseline, and the verdict: the
     model's corpus WER must be below the better baseline's in every condition."""
     differences: Dict = {}
     passed, parts = True, []
-    model_rows = {r["name"]: r for r in results[MODEL_ENGINE]}
+    model_rows = {r["name"]: r for r in results[model]}
     for condition in CONDITIONS:
-        names = [r["name"] for r in results[MODEL_ENGINE] if r["condition"] == condition]
+        names = [r["name"] for r in results[model] if r["condition"] == condition]
         if not names:
             continue
         lengths = [model_rows[n]["words"] for n in names]
@@ -432,6 +445,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--statestream", default=DEFAULT_STATESTREAM,
                         help="statestream binary for the statestream engine")
     parser.add_argument("--model", help="model file passed to statestream transcribe")
+    parser.add_argument("--torch-model", default="data/models/transcriber.safetensors",
+                        help="model file the torch engine runs")
     parser.add_argument("--eval-shard", default=DEFAULT_EVAL_SHARD)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--limit", type=int,
@@ -442,7 +457,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--json", help="write every figure and every hypothesis here")
     parser.add_argument("--markdown", help="write the tables here")
     parser.add_argument("--gate", action="store_true",
-                        help="exit 1 unless statestream beats the better pocketsphinx system")
+                        help="exit 1 unless the model (statestream, else torch) beats the better "
+                        "pocketsphinx system")
     args = parser.parse_args(argv)
 
     from speech.shard import read_shard
