@@ -32,6 +32,7 @@ _TRAIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _TRAIN_DIR not in sys.path:
     sys.path.insert(0, _TRAIN_DIR)
 
+from training_schedule import sync, warmup_cosine_lr  # noqa: E402
 from asr import error_rates  # noqa: E402
 from asr.data import (BatchMaker, SpeechStore, expand_patterns, feature_statistics,  # noqa: E402
                       spec_augment, split_validation)
@@ -48,9 +49,7 @@ GRAD_CLIP = 1.0
 
 
 def learning_rate(base: float, step: int, progress: float) -> float:
-    warm = min(1.0, (step + 1) / WARMUP)
-    cosine = MIN_LR_FRACTION + (1 - MIN_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-    return base * warm * cosine
+    return warmup_cosine_lr(base, step, progress, WARMUP, MIN_LR_FRACTION)
 
 
 def load_checkpoint(path: str, device="cpu") -> dict:
@@ -96,11 +95,6 @@ def save_weights(path, model, step, train_minutes, args, sources):
     tmp = path + ".tmp"
     torch.save(state, tmp)
     os.replace(tmp, path)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def validate(model: Transcriber, sets: dict) -> dict:

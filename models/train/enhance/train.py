@@ -15,7 +15,6 @@ DIR/log.json. Works with torch 1.13 (CPU) and 2.x (CUDA).
 """
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -26,6 +25,7 @@ _TRAIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _TRAIN_DIR not in sys.path:
     sys.path.insert(0, _TRAIN_DIR)
 
+from training_schedule import sync, warmup_cosine_lr  # noqa: E402
 from enhance.data import BatchMaker, load_utterances  # noqa: E402
 from enhance.model import (ARCHITECTURE, FRONTEND, SISDR_WEIGHT, build_model, delay,  # noqa: E402
                            enhance, enhancement_loss, parameter_count, si_sdr_db)
@@ -37,9 +37,7 @@ VALIDATION_BATCH = 32
 
 
 def learning_rate(base: float, step: int, progress: float) -> float:
-    warm = min(1.0, (step + 1) / WARMUP)
-    cosine = MIN_LR_FRACTION + (1 - MIN_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-    return base * warm * cosine
+    return warmup_cosine_lr(base, step, progress, WARMUP, MIN_LR_FRACTION)
 
 
 def save_checkpoint(path, model, optimizer, step, args, history, train_minutes, validation):
@@ -58,11 +56,6 @@ def split_validation(utterances, every: int):
         return utterances, []
     train = [u for i, u in enumerate(utterances) if i % every]
     return train, [u for i, u in enumerate(utterances) if i % every == 0]
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def validate(model, clips, sisdr_weight: float) -> dict:
