@@ -27,6 +27,9 @@ statestream::dsp::StftConfig enhancer_stft() {
     config.window = statestream::dsp::WindowShape::kVorbis;
     config.window_samples = 960;
     config.hop_samples = 480;
+    // FFTW_MEASURE picks its algorithm by timing, so under load another plan (another float32
+    // rounding) can win; a fixed plan keeps a comparison against golden values repeatable.
+    config.planning = statestream::dsp::FftPlanning::kEstimate;
     return config;
 }
 
@@ -105,8 +108,9 @@ TEST_CASE("Log-ERB features, gains and the enhanced chirp match the reference",
     CAPTURE(feature_error, audio_error);
     // The log turns float32 FFT rounding into relative error of the band energy, and some ERB
     // bands of this chirp carry 1e-9 of the peak energy: PyTorch's own float32 features reach
-    // 2.6e-5 here (models/train/features.py), so the bound is 5e-5 for log-ERB; the audio and
-    // the linear quantities keep 1e-5.
+    // 2.6e-5 here (models/train/features.py), so the bound is 5e-5 for log-ERB (7.6e-6 with
+    // the fixed plan; a 10 % change of the log floor gives 5.4e-4); the audio and the linear
+    // quantities keep 1e-5.
     CHECK(feature_error < 5e-5);
     CHECK(audio_error < 1e-5);
 }
