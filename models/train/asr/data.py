@@ -30,7 +30,7 @@ import glob
 import math
 import os
 import sys
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -73,6 +73,10 @@ TIME_MASKS_PER_FRAME = 1.0 / 150.0
 TIME_MASK_FRACTION = 0.2
 
 HELD_OUT_PREFIXES = ("eval", "dev")
+# The recogniser's voice set (speech/voices.py): flite rms and espeak-ng en-gb-scotland are its
+# test speakers. Shards rendered for the enhancer's set carry en-gb-scotland utterances; they
+# are skipped on load, never trained on.
+VOICE_SET = "asr"
 
 
 def resample(audio: torch.Tensor, length_out: int) -> torch.Tensor:
@@ -97,12 +101,22 @@ def _check_training_source(path: str, name: str) -> None:
                          "development choices and the test); it never trains")
 
 
-def _check_training_utterance(path: str, index: int, utterance: Dict) -> None:
-    from speech.voices import EVAL_ONLY_VOICES
+def engine_and_voice(utterance: Dict) -> Tuple[str, str]:
+    """("espeak-ng", "en-gb-scotland") of "espeak-ng:en-gb-scotland+m3:s=160:p=50"."""
     engine, voice = (str(utterance.get("voice", "")).split(":") + ["", ""])[:2]
-    if (engine, voice) in EVAL_ONLY_VOICES or utterance.get("split") != "train":
+    return engine, voice.split("+")[0]
+
+
+def held_out_by_recogniser(utterance: Dict) -> bool:
+    """True for a voice the recogniser's voice set keeps for its test (speech/voices.py)."""
+    from speech.voices import EVAL_ONLY_VOICES_OF_SET
+    return engine_and_voice(utterance) in EVAL_ONLY_VOICES_OF_SET[VOICE_SET]
+
+
+def _check_training_utterance(path: str, index: int, utterance: Dict) -> None:
+    if utterance.get("split") != "train" or held_out_by_recogniser(utterance):
         raise ValueError(f"{path}: utterance {index} ({utterance.get('voice')!r}) is not a "
-                         "training voice of the training split")
+                         f"training voice of the training split of voice set {VOICE_SET!r}")
     if not asr_text.is_normalised(utterance["text"]):
         raise ValueError(f"{path}: utterance {index}: transcript {utterance['text']!r} is not "
                          "in the recogniser's alphabet")
@@ -118,6 +132,7 @@ class SpeechStore:
         self.lengths: List[int] = []
         self.texts: List[str] = []
         self.sources: List[str] = []
+        self.skipped_held_out = 0    # utterances of the recogniser's test voices, never loaded
         used = 0
         for path in paths:
             if path.endswith(".mdct"):
@@ -127,6 +142,9 @@ class SpeechStore:
                     _check_training_source(path, header.get("source", ""))
                 stream = mdct_pack.decode_stream(codes, quantised, self.device)
                 for index, entry in enumerate(header["utterances"]):
+                    if not allow_held_out and held_out_by_recogniser(entry):
+                        self.skipped_held_out += 1
+                        continue
                     if not allow_held_out:
                         _check_training_utterance(path, index, entry)
                     self.starts.append(used + (entry["frame_offset"] + 1) * mdct_pack.HOP)
@@ -140,6 +158,9 @@ class SpeechStore:
                 if not allow_held_out:
                     _check_training_source(path, path)
                 for index, utterance in enumerate(read_shard(path)):
+                    if not allow_held_out and held_out_by_recogniser(utterance):
+                        self.skipped_held_out += 1
+                        continue
                     if not allow_held_out:
                         _check_training_utterance(path, index, utterance)
                     audio = torch.from_numpy(utterance["audio"]).to(self.device)

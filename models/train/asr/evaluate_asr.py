@@ -4,15 +4,17 @@
     /usr/bin/python3 -m models.train.asr.evaluate_asr [--engines pocketsphinx pocketsphinx-lm]
         [--lm build/asr_speech/lm/words_3gram.arpa] [--statestream build/release/statestream
         [--model M]] [--torch-model data/models/transcriber.safetensors]
-        [--eval-shard build/speech/eval_000.ssc] [--seed 1] [--limit N]
+        [--eval-shard build/asr_speech/eval_asr_000.ssc] [--seed 1] [--limit N]
         [--reuse OLD.json] [--json OUT.json] [--markdown OUT.md] [--gate]
 
 Held-out set (deterministic for a given --seed and shard):
-  - speech: build/speech/eval_000.ssc, flite awb and rms (never in any ASR training shard)
-    reading eval-split sentences (split_of() == "eval": never in training audio nor in the LM's
-    text). Every utterance is checked on load; a training voice or sentence stops the run. A
-    seeded shuffle sets the first BABBLE_POOL_UTTERANCES apart as babble talkers; the rest
-    (260 of the shipped 300) are the test utterances, each scored whole.
+  - speech: build/asr_speech/eval_asr_000.ssc, the recogniser's held-out voices (voice set
+    "asr" of speech/voices.py: flite rms and espeak-ng en-gb-scotland with ordinary variants,
+    never in any ASR training batch) reading eval-split sentences (split_of() == "eval": never
+    in training audio nor in the LM's text), resampled to 16 kHz. Every utterance is checked on
+    load; a training voice or sentence stops the run. A seeded shuffle sets the first
+    BABBLE_POOL_UTTERANCES apart as babble talkers; the rest (280 of the 320 rendered) are the
+    test utterances, each scored whole.
   - clean: each utterance scaled to MIXTURE_RMS_DBFS.
   - noisy: the same utterances with noise from models/train/enhance/noise.py: utterance i gets
     type EVAL_NOISE_TYPES[i mod 8] at SNR_GRID_DB[i mod 5] (0..20 dB), so every 40 consecutive
@@ -54,11 +56,12 @@ if _TRAIN_DIR not in sys.path:
 from asr import error_rates  # noqa: E402
 from asr import text as asr_text  # noqa: E402
 
-DEFAULT_EVAL_SHARD = "build/speech/eval_000.ssc"
+DEFAULT_EVAL_SHARD = "build/asr_speech/eval_asr_000.ssc"
+VOICE_SET = "asr"                   # speech/voices.py: whose voices this test holds out
 DEFAULT_LM = "build/asr_speech/lm/words_3gram.arpa"
 DEFAULT_STATESTREAM = "build/release/statestream"
 DEFAULT_SEED = 1
-SAMPLE_RATE = 16000                 # flite awb and rms render at 16 kHz
+SAMPLE_RATE = 16000                 # the recogniser's rate; espeak-ng's 22.05 kHz is resampled
 MIN_TEST_UTTERANCES = 150           # the issue's floor for a reportable figure
 BABBLE_POOL_UTTERANCES = 40         # 3-8 talkers per babble clip; about 1.8 min of speech
 # Fixed here rather than read from noise.py, so the test set does not move when training
@@ -92,21 +95,37 @@ def check_eval_utterance(utterance: Dict, index: int) -> str:
     """The held-out speaker of an eval-shard utterance. Anything that could have been trained
     on (a training voice, a train-split sentence) raises, naming the utterance."""
     from speech.sentences import normalise, sentence_id, split_of
-    from speech.voices import EVAL_ONLY_VOICES
+    from speech.voices import EVAL_ONLY_VOICES_OF_SET
+    held_out = EVAL_ONLY_VOICES_OF_SET[VOICE_SET]
     engine, voice = (str(utterance.get("voice", "")).split(":") + ["", ""])[:2]
+    voice = voice.split("+")[0]
     text = str(utterance.get("text", ""))
     where = f"utterance {index} ({utterance.get('voice')!r}, {text!r})"
-    if (engine, voice) not in EVAL_ONLY_VOICES or utterance.get("split") != "eval":
+    if (engine, voice) not in held_out or utterance.get("split") != "eval":
         raise ValueError(f"{where} is not a held-out voice of the eval split; only "
-                         f"{sorted(EVAL_ONLY_VOICES)} may be scored. Pass the eval shard "
-                         "rendered as models/train/speech/README.md says.")
+                         f"{sorted(held_out)} may be scored. Pass the eval shard rendered "
+                         "as models/train/asr/README.md says (--voice-set asr).")
     if split_of(text) != "eval" or normalise(text) != text or not text:
         raise ValueError(f"{where}: the transcript is not a normalised eval-split sentence")
     if utterance.get("sentence_id") != sentence_id(text):
         raise ValueError(f"{where}: sentence_id does not match the transcript")
-    if int(utterance["sample_rate"]) != SAMPLE_RATE:
-        raise ValueError(f"{where} is at {utterance['sample_rate']} Hz, expected {SAMPLE_RATE}")
+    if int(utterance["sample_rate"]) not in (SAMPLE_RATE, 22050):
+        raise ValueError(f"{where} is at {utterance['sample_rate']} Hz; the engines render at "
+                         f"{SAMPLE_RATE} (flite) or 22050 Hz (espeak-ng)")
     return voice
+
+
+def audio_at_eval_rate(utterance: Dict) -> np.ndarray:
+    """An utterance's audio at SAMPLE_RATE, float64 (polyphase resampling for espeak-ng's
+    22.05 kHz: 160/441)."""
+    from math import gcd
+    from scipy.signal import resample_poly
+    audio = np.asarray(utterance["audio"], dtype=np.float64)
+    rate = int(utterance["sample_rate"])
+    if rate == SAMPLE_RATE:
+        return audio
+    common = gcd(rate, SAMPLE_RATE)
+    return resample_poly(audio, SAMPLE_RATE // common, rate // common)
 
 
 def split_pools(utterances: Sequence[Dict], seed: int,
@@ -144,11 +163,11 @@ def build_eval_set(utterances: Sequence[Dict], seed: int = DEFAULT_SEED,
     targets, babble = split_pools(utterances, seed, babble_utterances)
     if limit is not None:
         targets = targets[:limit]
-    talkers = [torch.from_numpy(np.asarray(u["audio"], dtype=np.float32)) for u in babble]
+    talkers = [torch.from_numpy(audio_at_eval_rate(u).astype(np.float32)) for u in babble]
     items: List[EvalItem] = []
     for index, utterance in enumerate(targets):
-        speaker = utterance["voice"].split(":")[1]
-        speech = np.asarray(utterance["audio"], dtype=np.float64)
+        speaker = utterance["voice"].split(":")[1].split("+")[0]
+        speech = audio_at_eval_rate(utterance)
         base = f"{index:03d}_{speaker}_{utterance['sentence_id']}"
         gain = level(speech, float(np.sqrt(np.mean(speech ** 2))))
         items.append(EvalItem(f"{base}_clean", "clean", speaker, utterance["sentence_id"],
@@ -321,7 +340,10 @@ def summarise(results: Dict[str, List[Dict]]) -> Dict:
             selected = [r for r in rows if r["condition"] == condition]
             if not selected:
                 continue
-            entry = {"overall": summarise_rows(selected)}
+            entry = {"overall": summarise_rows(selected),
+                     "by_speaker": {speaker: summarise_rows([r for r in selected
+                                                             if r["speaker"] == speaker])
+                                    for speaker in sorted({r["speaker"] for r in selected})}}
             if condition == "noisy":
                 entry["by_noise"] = {kind: summarise_rows([r for r in selected
                                                            if r["noise"] == kind])
@@ -402,6 +424,17 @@ def markdown_report(summary: Dict, labels: Dict[str, str], header: Sequence[str]
                          f"{o['deletions']} / {o['insertions']} | "
                          f"{o['real_time_factor']:.2f} |")
     engines = list(summary["engines"])
+    lines += ["", "WER % by held-out speaker:", "",
+              "| speaker | condition | utterances | " + " | ".join(labels.get(e, e)
+                                                          for e in engines) + " |",
+              "|---|---|---:|" + "---:|" * len(engines)]
+    for condition, entry in summary["engines"][engines[0]].items():
+        for speaker, first in entry.get("by_speaker", {}).items():
+            cells = [_pct(summary["engines"][e][condition]["by_speaker"][speaker]["wer"])
+                     if speaker in summary["engines"][e].get(condition, {}).get("by_speaker", {})
+                     else "-" for e in engines]
+            lines.append(f"| {speaker} | {condition} | {first['utterances']} | "
+                         + " | ".join(cells) + " |")
     for title, key in (("noise type", "by_noise"), ("SNR (dB)", "by_snr")):
         groups = [g for g in (summary["engines"][engines[0]].get("noisy", {}).get(key, {}))]
         if not groups:
@@ -488,7 +521,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     small = utterance_count < MIN_TEST_UTTERANCES
     clean_minutes = sum(i.audio.shape[0] for i in items if i.condition == "clean") / \
         SAMPLE_RATE / 60.0
-    description = (f"Held-out set: {args.eval_shard} (flite awb and rms, eval-split sentences), "
+    description = (f"Held-out set: {args.eval_shard} (flite rms and espeak-ng "
+                   f"en-gb-scotland, eval-split sentences), "
                    f"seed {args.seed}, {utterance_count} utterances ({clean_minutes:.1f} min) "
                    f"clean and the same with noise ({', '.join(EVAL_NOISE_TYPES)}; SNR "
                    f"{', '.join(map(str, SNR_GRID_DB))} dB); {BABBLE_POOL_UTTERANCES} "

@@ -24,7 +24,7 @@ from asr import error_rates, evaluate_asr, ngram_lm  # noqa: E402
 from asr import text as asr_text  # noqa: E402
 from speech import sentences  # noqa: E402
 
-EVAL_SHARD = os.path.join(_REPO_ROOT, "build", "speech", "eval_000.ssc")
+EVAL_SHARD = os.path.join(_REPO_ROOT, "build", "asr_speech", "eval_asr_000.ssc")
 
 
 class NormaliseTest(unittest.TestCase):
@@ -206,14 +206,17 @@ class NgramLmTest(unittest.TestCase):
 
 
 def _fake_eval_utterances(count: int, seed: int = 0):
-    """Eval-shard-like utterances: real eval-split sentences, awb/rms voices, noise audio."""
+    """Eval-shard-like utterances: real eval-split sentences, the recogniser's held-out voices
+    (flite rms at 16 kHz, espeak-ng en-gb-scotland at 22.05 kHz), noise audio."""
     rng = np.random.default_rng(seed)
     utterances = []
     for index, sentence in enumerate(sentences.sentences_for_split("eval", seed, count)):
-        voice = "awb" if index % 2 else "rms"
-        audio = (rng.normal(0.0, 0.1, 3200 + 160 * index) * np.hanning(3200 + 160 * index))
-        utterances.append({"audio": audio.astype(np.float32), "sample_rate": 16000,
-                           "text": sentence.text, "voice": f"flite:{voice}:stretch=1.00",
+        rate = 22050 if index % 2 else 16000
+        voice = "espeak-ng:en-gb-scotland+m3:s=160:p=50" if index % 2 else "flite:rms:stretch=1.00"
+        length = (3200 + 160 * index) * rate // 16000
+        audio = rng.normal(0.0, 0.1, length) * np.hanning(length)
+        utterances.append({"audio": audio.astype(np.float32), "sample_rate": rate,
+                           "text": sentence.text, "voice": voice,
                            "split": "eval", "sentence_id": sentence.sentence_id})
     return utterances
 
@@ -224,7 +227,7 @@ class EvalSetTest(unittest.TestCase):
         items = evaluate_asr.build_eval_set(utterances, seed=3, babble_utterances=10)
         self.assertEqual(len(items), 80)
         for item in items:
-            self.assertIn(item.speaker, ("awb", "rms"))
+            self.assertIn(item.speaker, ("en-gb-scotland", "rms"))
             self.assertEqual(sentences.split_of(item.text), "eval")
             self.assertEqual(item.audio.dtype, np.float32)
             self.assertLessEqual(float(np.max(np.abs(item.audio))), evaluate_asr.PEAK_LIMIT)
@@ -240,6 +243,10 @@ class EvalSetTest(unittest.TestCase):
         bad_voice[7]["voice"] = "espeak-ng:en-us+m3:s=160:p=40"
         with self.assertRaisesRegex(ValueError, "utterance 7"):
             evaluate_asr.build_eval_set(bad_voice, babble_utterances=5)
+        trained_flite = [dict(u) for u in utterances]       # awb trains the recogniser
+        trained_flite[4]["voice"] = "flite:awb:stretch=1.00"
+        with self.assertRaisesRegex(ValueError, "utterance 4"):
+            evaluate_asr.build_eval_set(trained_flite, babble_utterances=5)
         training = sentences.sentences_for_split("train", 1, 1)[0]
         bad_sentence = [dict(u) for u in utterances]
         bad_sentence[3].update(text=training.text, sentence_id=training.sentence_id)
@@ -264,7 +271,7 @@ class EvalSetTest(unittest.TestCase):
         from speech.shard import read_shard_header
         utterances = read_shard_header(EVAL_SHARD)["utterances"]
         speakers = {evaluate_asr.check_eval_utterance(u, i) for i, u in enumerate(utterances)}
-        self.assertEqual(speakers, {"awb", "rms"})
+        self.assertEqual(speakers, {"en-gb-scotland", "rms"})
         self.assertGreaterEqual(len(utterances) - evaluate_asr.BABBLE_POOL_UTTERANCES,
                                 evaluate_asr.MIN_TEST_UTTERANCES)
 

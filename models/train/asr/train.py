@@ -147,6 +147,10 @@ def main(argv=None):
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--out", default="build/asr")
     parser.add_argument("--resume", default=None)
+    parser.add_argument("--init-weights", default=None,
+                        help="start a new run and schedule (step 0, warm-up, fresh AdamW) from "
+                             "the weights and normalisation of a weights_stepN.pt or "
+                             "checkpoint.pt")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--log-every", type=int, default=50)
     parser.add_argument("--save-minutes", type=float, default=2.0)
@@ -171,7 +175,10 @@ def main(argv=None):
     sources = sorted(set(store.sources))
     print(f"{len(store)} utterances from {', '.join(sources)} ({time.time() - started:.1f} s "
           f"to load): {len(train_rows)} for training ({store.seconds(train_rows) / 60:.1f} min), "
-          f"{len(val_rows)} set aside for validation", flush=True)
+          f"{len(val_rows)} set aside for validation; {store.skipped_held_out} utterances of "
+          f"the recogniser's test voices skipped", flush=True)
+    if args.resume and args.init_weights:
+        raise SystemExit("--resume continues a run, --init-weights starts one: give one of them")
 
     step, history, validation, prior_minutes = 0, [], [], 0.0
     # On the CPU first: load_state_dict then moves each tensor where its parameter lives.
@@ -184,6 +191,13 @@ def main(argv=None):
         prior_minutes = ckpt.get("train_minutes", 0.0)
         print(f"resumed from {args.resume} at step {step} ({prior_minutes:.2f} min trained on "
               f"{', '.join(ckpt.get('sources', []))})", flush=True)
+    elif args.init_weights:
+        start = load_checkpoint(args.init_weights, "cpu")
+        model = Transcriber(start["architecture"]).to(device)
+        model.load_state_dict(start["model"])
+        print(f"new run from the weights of {args.init_weights} (step {start['step']}, "
+              f"{start.get('train_minutes', 0.0):.2f} min trained on "
+              f"{', '.join(start.get('sources', []))})", flush=True)
     else:
         model = build_model(ARCHITECTURE, seed=args.seed).to(device)
         stats_maker = BatchMaker(store, train_rows, STATISTICS_SEED, args.batch)

@@ -44,7 +44,8 @@ CLIP_LEVEL = 32766 / 32768
 def engine_command(settings: voice_catalogue.VoiceSettings, text_path: str,
                    wav_path: str) -> List[str]:
     """Command line that makes the engine read text_path aloud into wav_path."""
-    voice_catalogue.check_policy(settings.engine, settings.voice, settings.split)
+    voice_catalogue.check_policy(settings.engine, settings.voice, settings.split,
+                                 settings.voice_set)
     if settings.engine == "espeak-ng":
         name = settings.voice + (f"+{settings.variant}" if settings.variant else "")
         command = ["espeak-ng", "-v", name, "-a", str(ESPEAK_AMPLITUDE)]
@@ -177,9 +178,12 @@ def _ids_in_shards(patterns: List[str], skip_path: str) -> set:
 
 
 def render(split: str, count: int, seed: int, out_path: str,
-           avoid_ids: Optional[set] = None, verbose: bool = True) -> Dict:
-    """Render `count` utterances of `split` into out_path; returns a summary dict."""
-    voice_rng = _derived_rng("voices-v1", split, seed)
+           avoid_ids: Optional[set] = None, verbose: bool = True,
+           voice_set: str = "enhance") -> Dict:
+    """Render `count` utterances of `split` of a voice set into out_path; returns a summary."""
+    # The enhancer's shards were drawn before voice sets existed; their stream stays the same.
+    voice_rng = (_derived_rng("voices-v1", split, seed) if voice_set == "enhance"
+                 else _derived_rng("voices-v1", voice_set, split, seed))
     sentence_stream = iter(sentence_source.SentenceGenerator(seed))
     used_ids = set(avoid_ids or ())
     utterances = []
@@ -191,7 +195,7 @@ def render(split: str, count: int, seed: int, out_path: str,
             if sentence.split != split or sentence.sentence_id in used_ids:
                 continue
             used_ids.add(sentence.sentence_id)
-            settings = voice_catalogue.sample_voice(split, voice_rng)
+            settings = voice_catalogue.sample_voice(split, voice_rng, voice_set)
             try:
                 audio, rate, clipped = synthesise(settings, sentence.display, workdir)
             except (RuntimeError, ValueError, subprocess.TimeoutExpired, wave.Error) as error:
@@ -227,7 +231,7 @@ def render(split: str, count: int, seed: int, out_path: str,
         seconds_per_engine[u["engine"]] += len(u["audio"]) / u["sample_rate"]
     speech_seconds = sum(seconds_per_engine.values())
     info = {
-        "split": split, "seed": seed, "count": len(utterances),
+        "split": split, "voice_set": voice_set, "seed": seed, "count": len(utterances),
         "render_seconds": round(render_seconds, 1),
         "speech_seconds": round(speech_seconds, 1),
         "per_engine": dict(per_engine), "per_voice": dict(per_voice),
@@ -251,6 +255,9 @@ def render(split: str, count: int, seed: int, out_path: str,
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=("train", "eval"), required=True)
+    parser.add_argument("--voice-set", choices=voice_catalogue.VOICE_SETS, default="enhance",
+                        help="which voices the split holds out (voices.py): the enhancer's or "
+                             "the recogniser's")
     parser.add_argument("--count", type=int, required=True, help="utterances in the shard")
     parser.add_argument("--seed", type=int, required=True,
                         help="fixes sentences and voices; use a different one per shard")
@@ -264,7 +271,7 @@ def main(argv=None) -> int:
 
     avoid_ids = _ids_in_shards(args.avoid, args.out)
     summary = render(args.split, args.count, args.seed, args.out, avoid_ids,
-                     verbose=not args.quiet)
+                     verbose=not args.quiet, voice_set=args.voice_set)
     print(f"{summary['out']}: {summary['count']} {args.split} utterances, "
           f"{summary['speech_seconds'] / 60:.2f} min of speech, {summary['bytes']} bytes "
           f"({summary['bytes_per_speech_second']:.0f} bytes per second of speech)")

@@ -280,6 +280,41 @@ def _():
     return f"{len(train_voices)} train voices, {len(eval_voices)} eval voices"
 
 
+@check("recogniser's voice set: trains on awb, holds out rms and espeak-ng en-gb-scotland")
+def _():
+    rng = random.Random(6)
+    train_voices = {(s.engine, s.voice) for s in
+                    (voices.sample_voice("train", rng, "asr") for _ in range(20000))}
+    eval_voices = {(s.engine, s.voice) for s in
+                   (voices.sample_voice("eval", rng, "asr") for _ in range(2000))}
+    held_out = {("flite", "rms"), ("espeak-ng", "en-gb-scotland")}
+    assert eval_voices == held_out, eval_voices
+    assert not train_voices & (held_out | voices.FORBIDDEN_VOICES), train_voices & held_out
+    assert ("flite", "awb") in train_voices
+    for engine, voice in held_out:
+        try:
+            engine_command(voices.VoiceSettings(engine, voice, "train", voice_set="asr"),
+                           "in.txt", "out.wav")
+        except ValueError:
+            pass
+        else:
+            raise AssertionError(f"built a training command for held-out {engine} {voice}")
+    voices.check_policy("flite", "awb", "train", "asr")
+    try:
+        voices.check_policy("flite", "awb", "train")          # the enhancer's test voice
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("the enhancer's voice set let awb train")
+    try:
+        voices.check_policy("flite", "kal", "train", "no-such-set")
+    except ValueError as error:
+        assert "voice set" in str(error), error
+    else:
+        raise AssertionError("accepted an unknown voice set")
+    return f"{len(train_voices)} train voices, eval {sorted(eval_voices)}"
+
+
 @check("policy gate refuses forbidden or misplaced voices, also at command building")
 def _():
     refused = [("flite", "slt", "train"), ("flite", "slt", "eval"),
@@ -343,10 +378,11 @@ def check_rendered_shards(paths):
         ids = {"train": set(), "eval": set()}
         seconds = {"train": 0.0, "eval": 0.0}
         for path in paths:
+            voice_set = read_shard_header(path)["info"].get("voice_set", "enhance")
             for utterance in read_shard(path):
                 split = utterance["split"]
                 engine, voice = utterance["voice"].split(":")[:2]
-                voices.check_policy(engine, voice.split("+")[0], split)
+                voices.check_policy(engine, voice.split("+")[0], split, voice_set)
                 assert voice.split("+")[0] not in ("slt", "awb_time"), utterance["voice"]
                 text = utterance["text"]
                 assert sentences.split_of(text) == split, (path, text)
