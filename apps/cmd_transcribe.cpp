@@ -1,6 +1,7 @@
 // `statestream transcribe FILE...`: speech to text with the shipped (or a given) streaming CTC
 // recogniser. Text by default, one line per file; --format jsonl (one object per file, words
-// with times), srt or vtt (subtitles, one file). docs/transcribe.md.
+// with times), srt or vtt (subtitles, one file). Decoding is a CTC prefix beam search with the
+// word LM shipped beside the model, or greedy without one. docs/transcribe.md.
 
 #include <cmath>
 #include <memory>
@@ -13,7 +14,11 @@
 #include "apps/model_search.hpp"
 #include "apps/streaming_run.hpp"
 #include "apps/subcommand.hpp"
+#include "engine/ctc_beam_settings.hpp"
+#include "engine/ctc_greedy_decoder.hpp"
+#include "engine/ctc_prefix_beam_decoder.hpp"
 #include "engine/io/audio_file.hpp"
+#include "engine/ngram_language_model.hpp"
 #include "engine/stages/log_mel_stage.hpp"
 #include "engine/stages/model_stage.hpp"
 #include "engine/stages/resample_stage.hpp"
@@ -27,6 +32,9 @@ namespace statestream::apps {
 namespace {
 
 constexpr const char* kShippedModel = "transcriber.safetensors";
+// The word LM that ships with it (models/train/asr/README.md, "Language model for the decoder").
+constexpr const char* kShippedLanguageModel = "transcriber.lm.arpa";
+constexpr std::string_view kNoLanguageModel = "none";
 // Subtitle cues break at pauses this long, or when a cue grows past these limits.
 constexpr double kCuePauseSeconds = 0.6;
 constexpr double kCueMaxSeconds = 6.0;
@@ -41,6 +49,8 @@ struct TranscribeArguments {
     double seconds = 0.0;
     double endpoint_s = 0.8;
     bool stats_json = false;
+    std::string lm;  // empty: the shipped one when there is one; "none": greedy
+    engine::CtcBeamSettings beam;
 };
 
 struct Cue {
@@ -83,7 +93,8 @@ void print_transcript(const std::string& file, const engine::Transcript& transcr
         }
         const nlohmann::json line = {{"type", "final"}, {"final", true}, {"file", file},
                                      {"text", transcript.text}, {"words", words},
-                                     {"audio_s", transcript.audio_seconds}};
+                                     {"audio_s", transcript.audio_seconds},
+                                     {"decoder", transcript.decoder}};
         fmt::print("{}\n", line.dump());
     } else {
         const bool vtt = format == "vtt";
@@ -105,10 +116,58 @@ nlohmann::json words_json(const std::vector<engine::TimedWord>& words) {
     return list;
 }
 
+// The decoder every stream gets: a beam search with the word LM (--lm FILE, or the shipped one
+// beside the model or among the shipped models), or greedy (--lm none, or no LM found). The LM
+// is loaded once and shared, read-only, by all streams. Says on stderr which one it is.
+engine::CtcDecoderFactory choose_decoder(const TranscribeArguments& args, const models::SsmModel& model,
+                                         const std::filesystem::path& model_path) {
+    const std::vector<std::string>& labels = model.file().description().labels;
+    try {
+        engine::validate(args.beam, labels.size());  // even when unused: a typo should not pass
+    } catch (const std::invalid_argument& error) {
+        throw BadInputError(error.what());
+    }
+    if (args.lm == kNoLanguageModel) {
+        fmt::print(stderr, "decoder: greedy CTC (--lm none)\n");
+        return [](const std::vector<std::string>& l, double frame_s, double offset_s) {
+            return std::make_unique<engine::CtcGreedyDecoder>(l, frame_s, offset_s);
+        };
+    }
+    std::filesystem::path lm_path = args.lm;
+    if (args.lm.empty()) {
+        const std::filesystem::path model_dir =
+            model_path.has_parent_path() ? model_path.parent_path() : std::filesystem::path(".");
+        const auto found = find_shipped_file(kShippedLanguageModel, model_dir);
+        if (!found) {
+            fmt::print(stderr, "decoder: greedy CTC (no {} beside {} or among the shipped models; "
+                               "give --lm FILE for a beam search)\n",
+                       kShippedLanguageModel, model_path.string());
+            return {};
+        }
+        lm_path = *found;
+    }
+    std::shared_ptr<const engine::NgramLanguageModel> lm;
+    try {
+        lm = std::make_shared<const engine::NgramLanguageModel>(
+            lm_path, engine::CtcPrefixBeamDecoder::alphabet_of(labels));
+    } catch (const std::invalid_argument& error) {
+        throw BadInputError(error.what());
+    }
+    fmt::print(stderr, "decoder: beam+lm CTC prefix beam search, beam {}, LM weight {}, word bonus {}; "
+                       "{}: {}-gram, {} words\n",
+               args.beam.beam, args.beam.lm_weight, args.beam.word_bonus, lm_path.string(), lm->order(),
+               lm->vocabulary_size());
+    const engine::CtcBeamSettings settings = args.beam;
+    return [settings, lm](const std::vector<std::string>& l, double frame_s, double offset_s) {
+        return std::make_unique<engine::CtcPrefixBeamDecoder>(l, frame_s, offset_s, settings, lm);
+    };
+}
+
 // Live: capture -> (resample) -> log-mel -> model on the real-time worker; the transcript sink
 // decodes on the pool. On a terminal the partial line is rewritten in place; piped, every
 // partial and final is a JSON line.
-ExitCode transcribe_live(const TranscribeArguments& args, const models::SsmModel& model) {
+ExitCode transcribe_live(const TranscribeArguments& args, const models::SsmModel& model,
+                         const engine::CtcDecoderFactory& make_decoder) {
     const auto& frontend = model.file().description().frontend;
     std::vector<std::unique_ptr<engine::Stage>> stages;
     const std::size_t hop_at_device = args.rate_hz * frontend.hop_samples / frontend.sample_rate_hz;
@@ -163,8 +222,12 @@ ExitCode transcribe_live(const TranscribeArguments& args, const models::SsmModel
     const double frame_seconds = 1.0 / step_rate;
     const double front_delay = pipeline.latency_seconds();
     const double endpoint = args.endpoint_s;
-    options.make_sink = [labels, frame_seconds, front_delay, endpoint, events](const engine::StageShape&) {
-        return std::make_unique<engine::TranscriptSink>(labels, frame_seconds, front_delay, endpoint, events);
+    options.make_sink = [labels, frame_seconds, front_delay, endpoint, events,
+                         make_decoder](const engine::StageShape&) {
+        std::unique_ptr<engine::CtcDecoder> decoder =
+            make_decoder ? make_decoder(labels, frame_seconds, front_delay)
+                         : std::make_unique<engine::CtcGreedyDecoder>(labels, frame_seconds, front_delay);
+        return std::make_unique<engine::TranscriptSink>(std::move(decoder), frame_seconds, endpoint, events);
     };
     engine::WorkerConfig worker;
     worker.policy = engine::OverloadPolicy::kDrop;
@@ -191,14 +254,16 @@ ExitCode run_transcribe(const TranscribeArguments& args) {
     } catch (const std::invalid_argument& error) {
         throw BadInputError(error.what());
     }
-    if (!args.input_device.empty()) return transcribe_live(args, model);
+    const engine::CtcDecoderFactory make_decoder = choose_decoder(args, model, path);
+    if (!args.input_device.empty()) return transcribe_live(args, model, make_decoder);
     int failed = 0;
     for (const auto& name : args.files) {
         try {
-            const engine::Transcript transcript = engine::transcribe_file(model, name);
+            const engine::Transcript transcript = engine::transcribe_file(model, name, make_decoder);
             print_transcript(name, transcript, args.format, args.files.size() > 1);
-            fmt::print(stderr, "{}: {:.2f} s of audio, {} steps, {:.3f} s CPU (RTF {:.4f})\n", name,
-                       transcript.audio_seconds, transcript.steps, transcript.process_cpu_seconds,
+            fmt::print(stderr, "{}: {:.2f} s of audio, {} steps, {:.3f} s CPU with {} decoding (RTF {:.4f})\n",
+                       name, transcript.audio_seconds, transcript.steps, transcript.process_cpu_seconds,
+                       transcript.decoder,
                        transcript.audio_seconds > 0 ? transcript.process_cpu_seconds / transcript.audio_seconds : 0.0);
         } catch (const engine::AudioFileError& error) {
             fmt::print(stderr, "statestream transcribe: {}\n", error.what());
@@ -236,6 +301,23 @@ Subcommand add_transcribe_command(CLI::App& parent) {
         ->capture_default_str();
     cli->add_flag("--stats", args->stats_json,
                   "Live: print the final statistics as JSON (statestream.run/1) on stdout");
+    cli->add_option("--lm", args->lm,
+                    "Word language model (ARPA) for a CTC prefix beam search. Default: "
+                    "transcriber.lm.arpa beside --model, else the shipped "
+                    "data/models/transcriber.lm.arpa; without one, or with 'none', decoding is "
+                    "greedy (the best label per 10 ms frame)");
+    cli->add_option("--beam", args->beam.beam,
+                    "Beam search: hypotheses kept per frame, 1..256; the cost of a frame grows "
+                    "with it")
+        ->capture_default_str();
+    cli->add_option("--lm-weight", args->beam.lm_weight,
+                    "Beam search: weight of the LM's natural-log probability of each word against "
+                    "the acoustic log-probability (0: acoustics alone)")
+        ->capture_default_str();
+    cli->add_option("--word-bonus", args->beam.word_bonus,
+                    "Beam search: nats added per word; raise it when words go missing, lower it "
+                    "when short words are inserted")
+        ->capture_default_str();
     return {cli, [args]() { return run_transcribe(*args); }};
 }
 

@@ -18,9 +18,7 @@ std::filesystem::path executable_dir() {
     return error ? std::filesystem::path{} : self.parent_path();
 }
 
-}  // namespace
-
-std::filesystem::path find_shipped_model(std::string_view file_name) {
+std::vector<std::filesystem::path> shipped_places() {
     std::vector<std::filesystem::path> places;
     if (const char* dir = std::getenv("STATESTREAM_MODEL_DIR"); dir != nullptr && *dir != '\0') {
         places.emplace_back(dir);
@@ -30,6 +28,25 @@ std::filesystem::path find_shipped_model(std::string_view file_name) {
         places.push_back(exe_dir / ".." / ".." / "data" / "models");  // build/<preset>/statestream
         places.push_back(exe_dir / ".." / "share" / "statestream" / "models");  // <prefix>/bin
     }
+    return places;
+}
+
+}  // namespace
+
+std::optional<std::filesystem::path> find_shipped_file(std::string_view file_name,
+                                                       const std::filesystem::path& first_dir) {
+    std::vector<std::filesystem::path> places = shipped_places();
+    if (!first_dir.empty()) places.insert(places.begin(), first_dir);
+    for (const auto& place : places) {
+        const std::filesystem::path candidate = place / file_name;
+        std::error_code error;
+        if (std::filesystem::is_regular_file(candidate, error)) return candidate.lexically_normal();
+    }
+    return std::nullopt;
+}
+
+std::filesystem::path find_shipped_model(std::string_view file_name) {
+    const std::vector<std::filesystem::path> places = shipped_places();
     std::string looked;
     for (const auto& place : places) {
         const std::filesystem::path candidate = place / file_name;

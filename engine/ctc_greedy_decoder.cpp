@@ -53,6 +53,12 @@ std::size_t CtcGreedyDecoder::frames_since_emission() const noexcept {
     return emitted_any_ ? frames_ - 1 - last_emission_frame_ : frames_;
 }
 
+void CtcGreedyDecoder::end_segment() {
+    // A character after the pause starts a new word, even when the label before it was one.
+    in_word_ = false;
+    words_.clear();
+}
+
 void CtcGreedyDecoder::reset() {
     frames_ = 0;
     previous_ = 0;

@@ -9,15 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "engine/ctc_decoder.hpp"
+
 namespace statestream::engine {
 
-struct TimedWord {
-    std::string text;
-    double start_s = 0.0;  // the frame of its first character
-    double end_s = 0.0;    // the end of the frame of its last character
-};
-
-class CtcGreedyDecoder {
+class CtcGreedyDecoder final : public CtcDecoder {
 public:
     // Thread: setup. labels[0] is the blank (""); " " separates words. frame_seconds: the
     // model's step (0.01 for a 10 ms hop); time_offset_seconds is subtracted from every time
@@ -26,18 +22,18 @@ public:
                      double time_offset_seconds = 0.0);
 
     // Thread: decoder. One frame of scores (logits or log-probabilities), labels().size() of them.
-    void push(std::span<const float> scores);
+    void push(std::span<const float> scores) override;
 
-    [[nodiscard]] const std::vector<std::string>& labels() const noexcept { return labels_; }
-    [[nodiscard]] std::size_t frames() const noexcept { return frames_; }
-    // Everything decoded so far, words separated by single spaces, no leading/trailing space.
-    [[nodiscard]] std::string text() const;
-    // The words so far; the last one may still grow.
-    [[nodiscard]] const std::vector<TimedWord>& words() const noexcept { return words_; }
-    // Frames since the last character was emitted (for endpointing on silence).
-    [[nodiscard]] std::size_t frames_since_emission() const noexcept;
+    [[nodiscard]] const std::vector<std::string>& labels() const noexcept override { return labels_; }
+    [[nodiscard]] std::size_t frames() const noexcept override { return frames_; }
+    [[nodiscard]] std::string text() const override;
+    [[nodiscard]] std::vector<TimedWord> words() const override { return words_; }
+    // Frames since the last character was emitted.
+    [[nodiscard]] std::size_t frames_since_emission() const noexcept override;
+    [[nodiscard]] std::string_view name() const noexcept override { return "greedy"; }
 
-    void reset();
+    void end_segment() override;
+    void reset() override;
 
 private:
     std::vector<std::string> labels_;
@@ -49,7 +45,7 @@ private:
     std::size_t last_emission_frame_ = 0;
     bool emitted_any_ = false;
     bool in_word_ = false;
-    std::vector<TimedWord> words_;
+    std::vector<TimedWord> words_;  // the current segment's
 };
 
 }  // namespace statestream::engine

@@ -7,6 +7,7 @@
 
 #include <fmt/core.h>
 
+#include "engine/ctc_greedy_decoder.hpp"
 #include "engine/thread_cpu_clock.hpp"
 
 #include "dsp/log_mel_frontend.hpp"
@@ -39,7 +40,8 @@ void require_transcriber_model(const models::SsmModel& model) {
     }
 }
 
-Transcript transcribe_file(const models::SsmModel& model, const std::filesystem::path& in) {
+Transcript transcribe_file(const models::SsmModel& model, const std::filesystem::path& in,
+                           const CtcDecoderFactory& make_decoder) {
     require_transcriber_model(model);
     const models::FrontendSpec& frontend = model.file().description().frontend;
     AudioFileReader reader(in);
@@ -57,7 +59,10 @@ Transcript transcribe_file(const models::SsmModel& model, const std::filesystem:
     const double hop_seconds = static_cast<double>(frontend.hop_samples) / frontend.sample_rate_hz;
     const double resampler_delay =
         resampler ? static_cast<double>(resampler->latency_samples()) / frontend.sample_rate_hz : 0.0;
-    CtcGreedyDecoder decoder(model.file().description().labels, hop_seconds, resampler_delay);
+    const std::vector<std::string>& labels = model.file().description().labels;
+    const std::unique_ptr<CtcDecoder> decoder =
+        make_decoder ? make_decoder(labels, hop_seconds, resampler_delay)
+                     : std::make_unique<CtcGreedyDecoder>(labels, hop_seconds, resampler_delay);
 
     Transcript transcript;
     std::vector<float> block(kReadFrames);
@@ -71,7 +76,7 @@ Transcript transcribe_file(const models::SsmModel& model, const std::filesystem:
         for (; at + frontend.hop_samples <= pending.size(); at += frontend.hop_samples) {
             features.process(std::span<const float>(pending).subspan(at, frontend.hop_samples), mel);
             model.step(state, workspace, mel, scores);
-            decoder.push(scores);
+            decoder->push(scores);
             ++transcript.steps;
         }
         pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(at));
@@ -108,8 +113,9 @@ Transcript transcribe_file(const models::SsmModel& model, const std::filesystem:
         tail -= n;
     }
     transcript.audio_seconds = static_cast<double>(frames) / rate;
-    transcript.text = decoder.text();
-    transcript.words = decoder.words();
+    transcript.decoder = std::string(decoder->name());
+    transcript.text = decoder->text();
+    transcript.words = decoder->words();
     return transcript;
 }
 

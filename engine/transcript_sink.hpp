@@ -1,14 +1,16 @@
 #pragma once
 // The end of a live transcription pipeline: a sink that decodes the model's per-frame scores
-// (greedy CTC), reports the current segment's text whenever it grows (partial), and closes the
-// segment when nothing has been emitted for a while (final; model-based endpointing) or the
-// stream ends. Runs on the non-real-time pool, like every sink.
+// (any CtcDecoder: greedy, or beam search with a word LM), reports the current segment's text
+// whenever it changes (partial), and closes the segment when its text has not changed for a
+// while (final; model-based endpointing) or the stream ends. Runs on the non-real-time pool,
+// like every sink.
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "engine/ctc_greedy_decoder.hpp"
+#include "engine/ctc_decoder.hpp"
 #include "engine/io/block_sink.hpp"
 
 namespace statestream::engine {
@@ -20,9 +22,13 @@ struct TranscriptEvents {
 
 class TranscriptSink final : public io::BlockSink {
 public:
-    // Thread: setup. labels: the model's (blank first); frame_seconds: one model step;
-    // time_offset_seconds: the front-end's delay; endpoint_seconds: the silence (no emission)
-    // that closes a segment.
+    // Thread: setup. decoder: this stream's own (its labels are the model's outputs);
+    // frame_seconds: one model step; endpoint_seconds: the time without new text that closes
+    // a segment.
+    TranscriptSink(std::unique_ptr<CtcDecoder> decoder, double frame_seconds,
+                   double endpoint_seconds, TranscriptEvents events);
+    // Thread: setup. Greedy decoding of labels (the model's, blank first); time_offset_seconds:
+    // the front-end's delay.
     TranscriptSink(std::vector<std::string> labels, double frame_seconds,
                    double time_offset_seconds, double endpoint_seconds, TranscriptEvents events);
 
@@ -34,13 +40,11 @@ public:
 
 private:
     void close_segment();
-    [[nodiscard]] std::string open_text() const;
 
-    CtcGreedyDecoder decoder_;
+    std::unique_ptr<CtcDecoder> decoder_;
     double frame_seconds_;
     std::size_t endpoint_frames_;
     TranscriptEvents events_;
-    std::size_t closed_words_ = 0;  // words of the decoder already in a final
     std::string last_partial_;
 };
 

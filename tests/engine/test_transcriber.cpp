@@ -15,7 +15,9 @@
 
 #include "dsp/log_mel_frontend.hpp"
 #include "engine/ctc_greedy_decoder.hpp"
+#include "engine/ctc_prefix_beam_decoder.hpp"
 #include "engine/transcribe_file.hpp"
+#include "engine/transcript_sink.hpp"
 #include "models/model_file.hpp"
 #include "models/safetensors_file.hpp"
 #include "models/mapped_file.hpp"
@@ -125,4 +127,73 @@ TEST_CASE("transcribe_file refuses a model that is not a transcriber", "[engine]
     const models::SsmModel model(file);
     CHECK_THROWS_WITH(engine::require_transcriber_model(model),
                       Contains("enhancer_fixture.safetensors") && Contains("not a transcriber"));
+}
+
+namespace {
+
+// Peaky frames that spell `text` (each character 2 frames after 2 blank frames), then `pause`
+// blank frames; 29 scores per frame, text.py's vocabulary.
+void spell_frames(std::vector<float>& out, const std::string& text, std::size_t pause) {
+    const auto frame = [&](std::size_t label) {
+        for (std::size_t k = 0; k < 29; ++k) out.push_back(k == label ? 6.0f : -6.0f);
+    };
+    for (const char c : text) {
+        const std::size_t label = c == ' ' ? 1 : c == '\'' ? 2 : static_cast<std::size_t>(c - 'a' + 3);
+        frame(0);
+        frame(0);
+        frame(label);
+        frame(label);
+    }
+    for (std::size_t i = 0; i < pause; ++i) frame(0);
+}
+
+std::vector<std::string> vocabulary() {
+    std::vector<std::string> labels = {"", " ", "'"};
+    for (char c = 'a'; c <= 'z'; ++c) labels.emplace_back(1, c);
+    return labels;
+}
+
+}  // namespace
+
+TEST_CASE("The transcript sink with either decoder: partials as the text grows and a final "
+          "after the pause, then a fresh segment", "[engine][transcribe]") {
+    std::vector<float> scores;
+    spell_frames(scores, "the cat sat", 40);   // 0.4 s pause: longer than the 0.3 s endpoint
+    spell_frames(scores, "a dog", 5);
+    const auto lm = std::make_shared<const engine::NgramLanguageModel>(
+        kFixtures / "ctc_beam_fixture.arpa", engine::CtcPrefixBeamDecoder::alphabet_of(vocabulary()));
+    std::unique_ptr<engine::CtcDecoder> decoders[] = {
+        std::make_unique<engine::CtcGreedyDecoder>(vocabulary(), 0.01),
+        std::make_unique<engine::CtcPrefixBeamDecoder>(vocabulary(), 0.01, 0.0, engine::CtcBeamSettings{}, lm),
+    };
+    for (auto& decoder : decoders) {
+        const std::string name(decoder->name());
+        INFO(name);
+        std::vector<std::string> partials;
+        std::vector<std::vector<engine::TimedWord>> finals;
+        engine::TranscriptEvents events;
+        events.partial = [&](const std::string& text) { partials.push_back(text); };
+        events.final = [&](const std::vector<engine::TimedWord>& words) { finals.push_back(words); };
+        engine::TranscriptSink sink(std::move(decoder), 0.01, 0.3, events);
+        CHECK_THAT(sink.describe(), Contains(name));
+        const std::size_t frame = 29 * 7;  // blocks of 7 frames: segments end inside blocks
+        for (std::size_t at = 0; at < scores.size(); at += frame) {
+            sink.write(std::span<const float>(scores).subspan(at, std::min(frame, scores.size() - at)));
+        }
+        REQUIRE(finals.size() == 1);  // the second segment is still open
+        sink.finish();
+        REQUIRE(finals.size() == 2);
+        std::vector<std::string> texts;
+        for (const auto& words : finals) {
+            std::string text;
+            for (const auto& word : words) text += (text.empty() ? "" : " ") + word.text;
+            texts.push_back(text);
+        }
+        CHECK(texts[0] == "the cat sat");
+        CHECK(texts[1] == "a dog");
+        CHECK(finals[1].front().start_s > finals[0].back().end_s + 0.3);
+        REQUIRE(partials.size() >= 4);
+        CHECK(std::find(partials.begin(), partials.end(), "the cat sat") != partials.end());
+        CHECK(partials.back() == "a dog");
+    }
 }

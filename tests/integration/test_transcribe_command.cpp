@@ -106,3 +106,62 @@ TEST_CASE("transcribe: a model that is not a transcriber exits 2 naming it", "[i
     CHECK_THAT(r.err, Contains("not a transcriber"));
     std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("transcribe: --lm picks the decoder and the JSON line says which one ran",
+          "[integration][transcribe]") {
+    const auto dir = scratch_dir();
+    write_tone(dir / "a.wav", 16000);
+    const auto decode = [&](std::vector<std::string> extra) {
+        std::vector<std::string> argv = {kExe, "transcribe", (dir / "a.wav").string(), "--model", kModel,
+                                         "--format", "jsonl"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return run_process(argv);
+    };
+    const auto greedy = decode({"--lm", "none"});
+    INFO(greedy.err);
+    REQUIRE(greedy.exit_code == 0);
+    CHECK(nlohmann::json::parse(greedy.out)["decoder"] == "greedy");
+    CHECK_THAT(greedy.err, Contains("decoder: greedy"));
+
+    const auto fixture_lm = (kFixtures / "ctc_beam_fixture.arpa").string();
+    const auto beam = decode({"--lm", fixture_lm, "--beam", "8", "--lm-weight", "0.7", "--word-bonus", "1.5"});
+    INFO(beam.err);
+    REQUIRE(beam.exit_code == 0);
+    CHECK(nlohmann::json::parse(beam.out)["decoder"] == "beam+lm");
+    CHECK_THAT(beam.err, Contains("beam 8, LM weight 0.7, word bonus 1.5") && Contains("ctc_beam_fixture.arpa"));
+
+    // No --lm: the shipped data/models/transcriber.lm.arpa, found as the model would be.
+    const auto shipped = decode({});
+    INFO(shipped.err);
+    REQUIRE(shipped.exit_code == 0);
+    CHECK(nlohmann::json::parse(shipped.out)["decoder"] == "beam+lm");
+    CHECK_THAT(shipped.err, Contains("transcriber.lm.arpa"));
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("transcribe: bad beam settings and a broken LM exit 2 and say what to fix",
+          "[integration][transcribe]") {
+    const auto dir = scratch_dir();
+    write_tone(dir / "a.wav", 16000);
+    const auto bad_beam = run_process({kExe, "transcribe", (dir / "a.wav").string(), "--model", kModel,
+                                       "--beam", "0"});
+    CHECK(bad_beam.exit_code == 2);
+    CHECK_THAT(bad_beam.err, Contains("--beam 1..256"));
+    const auto bad_weight = run_process({kExe, "transcribe", (dir / "a.wav").string(), "--model", kModel,
+                                         "--lm-weight", "nan"});
+    CHECK(bad_weight.exit_code == 2);
+    CHECK_THAT(bad_weight.err, Contains("--lm-weight"));
+    std::ofstream(dir / "broken.arpa") << "\\data\\\nngram 1=3\n\n\\1-grams:\n-1.0\t<s>\n";
+    const auto broken = run_process({kExe, "transcribe", (dir / "a.wav").string(), "--model", kModel,
+                                     "--lm", (dir / "broken.arpa").string()});
+    CHECK(broken.exit_code == 2);
+    CHECK_THAT(broken.err, Contains("broken.arpa") && Contains("truncated"));
+    const auto missing = run_process({kExe, "transcribe", (dir / "a.wav").string(), "--model", kModel,
+                                      "--lm", (dir / "missing.arpa").string()});
+    CHECK(missing.exit_code == 2);
+    CHECK_THAT(missing.err, Contains("missing.arpa") && Contains("cannot open"));
+    const auto help = run_process({kExe, "transcribe", "--help"});
+    CHECK_THAT(help.out, Contains("--lm") && Contains("--beam") && Contains("--lm-weight") &&
+                             Contains("--word-bonus") && Contains("greedy"));
+    std::filesystem::remove_all(dir);
+}

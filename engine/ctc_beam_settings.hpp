@@ -1,0 +1,84 @@
+#pragma once
+// The settings of the CTC prefix beam search (engine/ctc_prefix_beam_decoder.hpp) and their
+// defaults, in one place: `statestream transcribe` starts from these, and the decoder's weights
+// are tuned on the development set by changing the constants below.
+// models/train/asr/ctc_beam.py mirrors them; models/train/asr/test_ctc_beam.py checks that the
+// two agree, so change both.
+
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+
+#include <fmt/core.h>
+
+namespace statestream::engine {
+
+// 16 hypotheses: about 5 us a frame with the shipped LM on a 2-core VM, and the cost grows
+// linearly with it. With the first checkpoint, 32 and 64 still gained on dev (word error 24.8,
+// 23.5, 21.7 % on 80 utterances at the weights below): revisit with each model.
+inline constexpr std::uint32_t kDefaultBeam = 16;
+// alpha, on the LM's natural log: the acoustic scores are natural logs, so 0.3 weighs an LM
+// nat 0.3 times an acoustic one. beta, nats per word: offsets the LM's cost per word, which
+// would otherwise favour few, long words (run-together ones). Both from a coarse sweep (alpha
+// 0.2-0.8, beta 0.5-3.5, beam 16) on the first 80 utterances of dev_000.ssc with the first
+// shipped checkpoint: word error 24.8 % against 49.3 % greedy and 34.8 % at alpha 0.5, beta 1.
+// To be tuned on the whole development set with each new model.
+inline constexpr double kDefaultLmWeight = 0.3;
+inline constexpr double kDefaultWordBonus = 2.5;
+// A frame's labels that may extend a prefix: the 8 most probable (blank included) with ln p at
+// least -10 (4.5e-5). A trained CTC model puts almost all of a frame's mass on one or two
+// labels, so wider limits only add hypotheses that lose.
+inline constexpr std::uint32_t kDefaultPruneTopK = 8;
+inline constexpr double kDefaultPruneLogProb = -10.0;
+// Hypotheses may disagree on at most this many trailing labels (about 8 s of speech at 15
+// characters a second); older disagreements are settled in favour of the best hypothesis.
+// It bounds the per-frame copy of each hypothesis and the memory of a stream of any length.
+inline constexpr std::uint32_t kDefaultMaxPendingLabels = 128;
+
+inline constexpr std::uint32_t kMaxBeam = 256;
+inline constexpr std::uint32_t kMaxPendingLabelsLimit = 4096;
+
+struct CtcBeamSettings {
+    std::uint32_t beam = kDefaultBeam;                              // hypotheses kept per frame
+    double lm_weight = kDefaultLmWeight;                            // alpha, times ln p_LM(word)
+    double word_bonus = kDefaultWordBonus;                          // beta, nats per word
+    std::uint32_t prune_top_k = kDefaultPruneTopK;                  // labels tried per frame
+    double prune_log_prob = kDefaultPruneLogProb;                   // ln p below which they are not
+    std::uint32_t max_pending_labels = kDefaultMaxPendingLabels;    // see kDefaultMaxPendingLabels
+};
+
+// Thread: setup. Throws std::invalid_argument naming the setting, the value and the range.
+// label_count: the model's output labels (prune_top_k cannot exceed it).
+inline void validate(const CtcBeamSettings& settings, std::size_t label_count) {
+    if (settings.beam < 1 || settings.beam > kMaxBeam) {
+        throw std::invalid_argument(fmt::format(
+            "beam {} is out of range; give --beam 1..{} (1 keeps one hypothesis, {} is the "
+            "default)", settings.beam, kMaxBeam, kDefaultBeam));
+    }
+    if (!std::isfinite(settings.lm_weight) || settings.lm_weight < 0.0) {
+        throw std::invalid_argument(fmt::format(
+            "LM weight {} must be a finite number >= 0; give --lm-weight A (default {}), or "
+            "--lm none for no LM", settings.lm_weight, kDefaultLmWeight));
+    }
+    if (!std::isfinite(settings.word_bonus)) {
+        throw std::invalid_argument(fmt::format(
+            "word bonus {} must be a finite number of nats per word; give --word-bonus B "
+            "(default {})", settings.word_bonus, kDefaultWordBonus));
+    }
+    if (settings.prune_top_k < 1 || settings.prune_top_k > label_count) {
+        throw std::invalid_argument(fmt::format(
+            "prune_top_k {} must be 1..{} (the model's labels)", settings.prune_top_k,
+            label_count));
+    }
+    if (!std::isfinite(settings.prune_log_prob) || settings.prune_log_prob > 0.0) {
+        throw std::invalid_argument(fmt::format(
+            "prune_log_prob {} must be a finite natural log <= 0", settings.prune_log_prob));
+    }
+    if (settings.max_pending_labels < 1 || settings.max_pending_labels > kMaxPendingLabelsLimit) {
+        throw std::invalid_argument(fmt::format("max_pending_labels {} must be 1..{}",
+                                                settings.max_pending_labels,
+                                                kMaxPendingLabelsLimit));
+    }
+}
+
+}  // namespace statestream::engine
