@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <stdexcept>
 
 #include "apps/model_search.hpp"
 #include "apps/subcommand.hpp"
@@ -11,6 +12,8 @@
 #include "bench/bench_engine.hpp"
 #include "bench/bench_enhance.hpp"
 #include "bench/bench_ssm.hpp"
+#include "bench/bench_transcribe.hpp"
+#include "engine/io/audio_file.hpp"
 
 namespace statestream::apps {
 
@@ -58,6 +61,45 @@ Subcommand add_bench_command(CLI::App& parent) {
         });
     runs->back().first->add_option("--model", enhance->model_path,
                                    "Enhancer model file (default: the shipped one)");
+    auto transcribe = std::make_shared<bench::TranscribeBenchOptions>();
+    add("transcribe",
+        "The speech recogniser on one core, over a speech file: RTF and RTFx of the whole chain, "
+        "CPU time per 10 ms step (mean, p50, p90, p99, max; front-end, model, decoder), live "
+        "streams per core, algorithmic latency and the live sink's first partial and final, beside "
+        "pocketsphinx decoding the same audio.",
+        transcribe->seconds_per_case, [transcribe] {
+            if (transcribe->model_path.empty()) {
+                transcribe->model_path = find_shipped_model("transcriber.safetensors").string();
+            }
+            try {
+                return bench::run_transcribe_bench(*transcribe);
+            } catch (const std::invalid_argument& error) {  // not a transcriber: exit 2
+                throw BadInputError(error.what());
+            } catch (const engine::AudioFileError& error) {  // input not audio: exit 2
+                throw BadInputError(error.what());
+            }
+        });
+    CLI::App* transcribe_cli = runs->back().first;
+    transcribe_cli->add_option("--model", transcribe->model_path,
+                               "Transcriber model file (default: the shipped one)");
+    transcribe_cli->add_option("--input", transcribe->input_path,
+                               "Speech file, any format and rate libsndfile reads (default: "
+                               "data/audio/speech_16k.wav)")
+        ->check(CLI::ExistingFile);
+    transcribe_cli->add_option("--endpoint", transcribe->endpoint_seconds,
+                               "The live sink's endpoint in seconds, as transcribe --endpoint")
+        ->check(CLI::Range(0.1, 10.0))
+        ->capture_default_str();
+    transcribe_cli->add_option("--max-streams", transcribe->max_streams,
+                               "Largest number of live streams to try")
+        ->check(CLI::Range(1, 4096))
+        ->capture_default_str();
+    transcribe_cli->add_flag("--json", transcribe->json,
+                             "One JSON object (statestream.bench.transcribe/1) instead of the tables");
+    transcribe_cli->add_flag("--replay", transcribe->replay_only,
+                             "Only replay the input through the live transcript sink, untimed: each "
+                             "partial and final as a JSON line with the input time (at_s) of the step "
+                             "that fired it");
 
     return {cli, [runs]() {
                 int status = 0;

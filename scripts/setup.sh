@@ -32,6 +32,8 @@ packages=(
   # the recogniser's baseline: pocketsphinx through its Python bindings, with the US English
   # acoustic model, default LM and CMU dictionary (models/train/asr/pocketsphinx_baseline.py)
   python3-pocketsphinx pocketsphinx-en-us
+  # ... and its C library, linked by `statestream bench transcribe` for the same baseline
+  libpocketsphinx-dev
 )
 
 missing=()

@@ -89,6 +89,33 @@ TEST_CASE("CLI: bench needs a benchmark name and lists ssm, dsp and engine", "[i
                             Contains("faster than plans per call"));
 }
 
+TEST_CASE("CLI: bench transcribe --json reports the chain, the streams and the live replay",
+          "[integration][cli][json]") {
+    const auto r = run({"bench", "transcribe", "--json", "--seconds", "0.01", "--max-streams", "2"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const auto doc = nlohmann::json::parse(r.out);
+    CHECK(doc.at("schema") == "statestream.bench.transcribe/1");
+    CHECK_THAT(doc.at("input").at("path").get<std::string>(), Contains("speech_16k.wav"));
+    const auto& chain = doc.at("chain");
+    CHECK(chain.at("rtfx").get<double>() == Approx(1.0 / chain.at("rtf").get<double>()));
+    const auto& step = chain.at("step_us");
+    CHECK(step.at("p50").get<double>() <= step.at("p99").get<double>());
+    CHECK(step.at("p99").get<double>() <= step.at("max").get<double>());
+    // 10 ms hop + no look-ahead for the shipped model's 16 kHz log-mel on a 16 kHz file.
+    CHECK(doc.at("latency").at("algorithmic_ms").get<double>() == Approx(10.0));
+    const auto& rows = doc.at("streams").at("rows");
+    REQUIRE(rows.size() == 2);  // N = 1 and 2, then --max-streams stops the search
+    CHECK(rows.at(0).at("streams") == 1);
+    CHECK(rows.at(1).at("streams") == 2);
+    CHECK(doc.at("replay").at("endpoint_s").get<double>() == Approx(0.8));
+    CHECK(doc.contains("baseline"));  // pocketsphinx's figures, or why it did not run
+
+    const auto not_transcriber = run({"bench", "transcribe", "--model", kTinyModel.string()});
+    CHECK(not_transcriber.exit_code == 2);
+    CHECK_THAT(not_transcriber.err, Contains("tiny_mamba2.safetensors") && Contains("not a transcriber"));
+}
+
 TEST_CASE("CLI: info prints architecture, parameters, state bytes and front-end", "[integration][cli]") {
     const auto r = run({"info", kTinyModel.string()});
     REQUIRE(r.exit_code == 0);
