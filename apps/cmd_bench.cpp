@@ -1,6 +1,6 @@
-// `statestream bench ssm|dsp|engine`: speed of the SSM core, the signal front-ends and the
-// runtime, each with ratios against baselines measured in the same run. Benchmarks never pass
-// or fail; they print.
+// `statestream bench ssm|dsp|engine|enhance|transcribe`: speed of the SSM core, the signal
+// front-ends, the runtime and the two speech chains, each with ratios against baselines
+// measured in the same run. Benchmarks never pass or fail; they print.
 
 #include <functional>
 #include <memory>
@@ -8,6 +8,7 @@
 
 #include "apps/model_search.hpp"
 #include "apps/subcommand.hpp"
+#include "apps/transcriber_setup.hpp"
 #include "bench/bench_dsp.hpp"
 #include "bench/bench_engine.hpp"
 #include "bench/bench_enhance.hpp"
@@ -62,15 +63,23 @@ Subcommand add_bench_command(CLI::App& parent) {
     runs->back().first->add_option("--model", enhance->model_path,
                                    "Enhancer model file (default: the shipped one)");
     auto transcribe = std::make_shared<bench::TranscribeBenchOptions>();
+    auto transcribe_decoder = std::make_shared<DecoderOptions>();
     add("transcribe",
-        "The speech recogniser on one core, over a speech file: RTF and RTFx of the whole chain, "
-        "CPU time per 10 ms step (mean, p50, p90, p99, max; front-end, model, decoder), live "
-        "streams per core, algorithmic latency and the live sink's first partial and final, beside "
-        "pocketsphinx decoding the same audio.",
-        transcribe->seconds_per_case, [transcribe] {
+        "The speech recogniser on one core, over a speech file, with the default decoder (beam "
+        "search + word LM, as transcribe runs it) and with greedy CTC: RTF and RTFx of the whole "
+        "chain, CPU time per 10 ms step (mean, p50, p90, p99, max; front-end, model, decoder), live "
+        "streams per core with the default decoder, algorithmic latency and the live sink's first "
+        "partial and final, beside pocketsphinx decoding the same audio.",
+        transcribe->seconds_per_case, [transcribe, transcribe_decoder] {
             if (transcribe->model_path.empty()) {
-                transcribe->model_path = find_shipped_model("transcriber.safetensors").string();
+                transcribe->model_path = find_shipped_model(kShippedTranscriber).string();
             }
+            // The decoder `statestream transcribe` would pick for this model and these options.
+            transcribe->choose_decoder = [model_path = transcribe->model_path,
+                                          transcribe_decoder](const models::SsmModel& model) {
+                DecoderChoice choice = choose_decoder(*transcribe_decoder, model, model_path);
+                return bench::BenchDecoder{choice.name, choice.description, std::move(choice.make)};
+            };
             try {
                 return bench::run_transcribe_bench(*transcribe);
             } catch (const std::invalid_argument& error) {  // not a transcriber: exit 2
@@ -94,12 +103,13 @@ Subcommand add_bench_command(CLI::App& parent) {
                                "Largest number of live streams to try")
         ->check(CLI::Range(1, 4096))
         ->capture_default_str();
+    add_decoder_options(*transcribe_cli, *transcribe_decoder);
     transcribe_cli->add_flag("--json", transcribe->json,
-                             "One JSON object (statestream.bench.transcribe/1) instead of the tables");
+                             "One JSON object (statestream.bench.transcribe/2) instead of the tables");
     transcribe_cli->add_flag("--replay", transcribe->replay_only,
-                             "Only replay the input through the live transcript sink, untimed: each "
-                             "partial and final as a JSON line with the input time (at_s) of the step "
-                             "that fired it");
+                             "Only replay the input through the live transcript sink with the default "
+                             "decoder (--lm, --beam), untimed: each partial and final as a JSON line "
+                             "with the input time (at_s) of the step that fired it");
 
     return {cli, [runs]() {
                 int status = 0;

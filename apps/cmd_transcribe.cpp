@@ -14,11 +14,9 @@
 #include "apps/model_search.hpp"
 #include "apps/streaming_run.hpp"
 #include "apps/subcommand.hpp"
-#include "engine/ctc_beam_settings.hpp"
+#include "apps/transcriber_setup.hpp"
 #include "engine/ctc_greedy_decoder.hpp"
-#include "engine/ctc_prefix_beam_decoder.hpp"
 #include "engine/io/audio_file.hpp"
-#include "engine/ngram_language_model.hpp"
 #include "engine/stages/log_mel_stage.hpp"
 #include "engine/stages/model_stage.hpp"
 #include "engine/stages/resample_stage.hpp"
@@ -31,10 +29,6 @@ namespace statestream::apps {
 
 namespace {
 
-constexpr const char* kShippedModel = "transcriber.safetensors";
-// The word LM that ships with it (models/train/asr/README.md, "Language model for the decoder").
-constexpr const char* kShippedLanguageModel = "transcriber.lm.arpa";
-constexpr std::string_view kNoLanguageModel = "none";
 // Subtitle cues break at pauses this long, or when a cue grows past these limits.
 constexpr double kCuePauseSeconds = 0.6;
 constexpr double kCueMaxSeconds = 6.0;
@@ -49,8 +43,7 @@ struct TranscribeArguments {
     double seconds = 0.0;
     double endpoint_s = 0.8;
     bool stats_json = false;
-    std::string lm;  // empty: the shipped one when there is one; "none": greedy
-    engine::CtcBeamSettings beam;
+    DecoderOptions decoder;  // --lm, --beam, --lm-weight, --word-bonus
 };
 
 struct Cue {
@@ -114,53 +107,6 @@ nlohmann::json words_json(const std::vector<engine::TimedWord>& words) {
         list.push_back({{"word", word.text}, {"start", word.start_s}, {"end", word.end_s}});
     }
     return list;
-}
-
-// The decoder every stream gets: a beam search with the word LM (--lm FILE, or the shipped one
-// beside the model or among the shipped models), or greedy (--lm none, or no LM found). The LM
-// is loaded once and shared, read-only, by all streams. Says on stderr which one it is.
-engine::CtcDecoderFactory choose_decoder(const TranscribeArguments& args, const models::SsmModel& model,
-                                         const std::filesystem::path& model_path) {
-    const std::vector<std::string>& labels = model.file().description().labels;
-    try {
-        engine::validate(args.beam, labels.size());  // even when unused: a typo should not pass
-    } catch (const std::invalid_argument& error) {
-        throw BadInputError(error.what());
-    }
-    if (args.lm == kNoLanguageModel) {
-        fmt::print(stderr, "decoder: greedy CTC (--lm none)\n");
-        return [](const std::vector<std::string>& l, double frame_s, double offset_s) {
-            return std::make_unique<engine::CtcGreedyDecoder>(l, frame_s, offset_s);
-        };
-    }
-    std::filesystem::path lm_path = args.lm;
-    if (args.lm.empty()) {
-        const std::filesystem::path model_dir =
-            model_path.has_parent_path() ? model_path.parent_path() : std::filesystem::path(".");
-        const auto found = find_shipped_file(kShippedLanguageModel, model_dir);
-        if (!found) {
-            fmt::print(stderr, "decoder: greedy CTC (no {} beside {} or among the shipped models; "
-                               "give --lm FILE for a beam search)\n",
-                       kShippedLanguageModel, model_path.string());
-            return {};
-        }
-        lm_path = *found;
-    }
-    std::shared_ptr<const engine::NgramLanguageModel> lm;
-    try {
-        lm = std::make_shared<const engine::NgramLanguageModel>(
-            lm_path, engine::CtcPrefixBeamDecoder::alphabet_of(labels));
-    } catch (const std::invalid_argument& error) {
-        throw BadInputError(error.what());
-    }
-    fmt::print(stderr, "decoder: beam+lm CTC prefix beam search, beam {}, LM weight {}, word bonus {}; "
-                       "{}: {}-gram, {} words\n",
-               args.beam.beam, args.beam.lm_weight, args.beam.word_bonus, lm_path.string(), lm->order(),
-               lm->vocabulary_size());
-    const engine::CtcBeamSettings settings = args.beam;
-    return [settings, lm](const std::vector<std::string>& l, double frame_s, double offset_s) {
-        return std::make_unique<engine::CtcPrefixBeamDecoder>(l, frame_s, offset_s, settings, lm);
-    };
 }
 
 // Live: capture -> (resample) -> log-mel -> model on the real-time worker; the transcript sink
@@ -246,7 +192,7 @@ ExitCode run_transcribe(const TranscribeArguments& args) {
         throw BadInputError(fmt::format("--format {} writes the subtitles of one file; give one", args.format));
     }
     const std::filesystem::path path =
-        args.model.empty() ? find_shipped_model(kShippedModel) : std::filesystem::path(args.model);
+        args.model.empty() ? find_shipped_model(kShippedTranscriber) : std::filesystem::path(args.model);
     const models::ModelFile file = models::ModelFile::load(path);
     const models::SsmModel model(file);
     try {
@@ -254,7 +200,10 @@ ExitCode run_transcribe(const TranscribeArguments& args) {
     } catch (const std::invalid_argument& error) {
         throw BadInputError(error.what());
     }
-    const engine::CtcDecoderFactory make_decoder = choose_decoder(args, model, path);
+    // Says on stderr which decoder every stream gets (apps/transcriber_setup.hpp).
+    const DecoderChoice decoder = choose_decoder(args.decoder, model, path);
+    fmt::print(stderr, "decoder: {}\n", decoder.description);
+    const engine::CtcDecoderFactory& make_decoder = decoder.make;
     if (!args.input_device.empty()) return transcribe_live(args, model, make_decoder);
     int failed = 0;
     for (const auto& name : args.files) {
@@ -301,20 +250,12 @@ Subcommand add_transcribe_command(CLI::App& parent) {
         ->capture_default_str();
     cli->add_flag("--stats", args->stats_json,
                   "Live: print the final statistics as JSON (statestream.run/1) on stdout");
-    cli->add_option("--lm", args->lm,
-                    "Word language model (ARPA) for a CTC prefix beam search. Default: "
-                    "transcriber.lm.arpa beside --model, else the shipped "
-                    "data/models/transcriber.lm.arpa; without one, or with 'none', decoding is "
-                    "greedy (the best label per 10 ms frame)");
-    cli->add_option("--beam", args->beam.beam,
-                    "Beam search: hypotheses kept per frame, 1..256; the cost of a frame grows "
-                    "with it")
-        ->capture_default_str();
-    cli->add_option("--lm-weight", args->beam.lm_weight,
+    add_decoder_options(*cli, args->decoder);
+    cli->add_option("--lm-weight", args->decoder.beam.lm_weight,
                     "Beam search: weight of the LM's natural-log probability of each word against "
                     "the acoustic log-probability (0: acoustics alone)")
         ->capture_default_str();
-    cli->add_option("--word-bonus", args->beam.word_bonus,
+    cli->add_option("--word-bonus", args->decoder.beam.word_bonus,
                     "Beam search: nats added per word; raise it when words go missing, lower it "
                     "when short words are inserted")
         ->capture_default_str();

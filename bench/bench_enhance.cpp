@@ -1,17 +1,15 @@
 #include "bench/bench_enhance.hpp"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
-#include <numeric>
 #include <random>
 #include <vector>
 
 #include <fmt/core.h>
 
+#include "bench/step_statistics.hpp"
 #include "bench/timing.hpp"
 #include "engine/enhancer_chain.hpp"
 #include "engine/stages/enhancer_stage.hpp"
@@ -48,47 +46,37 @@ std::vector<float> noisy_speech_like(std::uint32_t rate_hz) {
     return audio;
 }
 
-struct HopTimes {
-    std::vector<double> ns;  // sorted
-    [[nodiscard]] double at(double quantile) const {
-        return ns[std::min(ns.size() - 1, static_cast<std::size_t>(quantile * ns.size()))];
-    }
-    [[nodiscard]] double mean() const {
-        return std::accumulate(ns.begin(), ns.end(), 0.0) / static_cast<double>(ns.size());
-    }
-};
-
 // Calls process(hop index) over and over (wrapping around the audio) for `seconds` of CPU time
 // after a warm-up second, timing each call in thread CPU time.
-HopTimes time_hops(const std::function<void(std::size_t)>& process, std::size_t hops_in_audio,
-                   double seconds) {
+StepStatistics time_hops(const std::function<void(std::size_t)>& process, std::size_t hops_in_audio,
+                         double seconds) {
     for (std::size_t i = 0; i < 100; ++i) process(i % hops_in_audio);
-    HopTimes times;
+    StepStatistics times;
     double spent = 0.0;
-    for (std::size_t i = 0; spent < seconds * 1e9 || times.ns.size() < 200; ++i) {
+    for (std::size_t i = 0; spent < seconds * 1e9 || times.count() < 200; ++i) {
         const double t0 = thread_cpu_ns();
         process(i % hops_in_audio);
         const double dt = thread_cpu_ns() - t0;
-        times.ns.push_back(dt);
+        times.add(dt);
         spent += dt;
     }
-    std::sort(times.ns.begin(), times.ns.end());
+    times.finish();
     return times;
 }
 
-void print_row(const char* name, const HopTimes& times, double baseline_mean_ns) {
-    const double realtime = kHopSeconds * 1e9 / times.mean();
+void print_row(const char* name, const StepStatistics& times, double baseline_mean_ns) {
+    const double realtime = kHopSeconds * 1e9 / times.mean_ns();
     const std::string versus =
-        baseline_mean_ns > 0.0 ? fmt::format("{:.2f}x", times.mean() / baseline_mean_ns) : "-";
+        baseline_mean_ns > 0.0 ? fmt::format("{:.2f}x", times.mean_ns() / baseline_mean_ns) : "-";
     fmt::print("| {:<42} | {:>7.1f} | {:>7.1f} | {:>7.1f} | {:>7.1f} | {:>7.1f} | {:>8.0f}x | {:>11} |\n",
-               name, times.mean() / 1e3, times.at(0.5) / 1e3, times.at(0.9) / 1e3,
-               times.at(0.99) / 1e3, times.ns.back() / 1e3, realtime, versus);
+               name, times.mean_ns() / 1e3, times.quantile_ns(0.5) / 1e3, times.quantile_ns(0.9) / 1e3,
+               times.quantile_ns(0.99) / 1e3, times.max_ns() / 1e3, realtime, versus);
 }
 
 #if STATESTREAM_HAVE_SPEEXDSP
 // speexdsp's preprocessor with only the denoiser on, at its default -15 dB, as the quality
 // script runs it: one 10 ms frame of 16-bit samples per call, in place.
-HopTimes time_speexdsp(const std::vector<float>& audio, std::uint32_t rate_hz, double seconds) {
+StepStatistics time_speexdsp(const std::vector<float>& audio, std::uint32_t rate_hz, double seconds) {
     const int frame = static_cast<int>(rate_hz / 100);
     SpeexPreprocessState* state = speex_preprocess_state_init(frame, static_cast<int>(rate_hz));
     int on = 1;
@@ -101,7 +89,7 @@ HopTimes time_speexdsp(const std::vector<float>& audio, std::uint32_t rate_hz, d
     }
     std::vector<spx_int16_t> work(static_cast<std::size_t>(frame));
     const std::size_t hops = audio.size() / static_cast<std::size_t>(frame);
-    const HopTimes times = time_hops(
+    const StepStatistics times = time_hops(
         [&](std::size_t hop) {
             std::copy_n(pcm.begin() + static_cast<std::ptrdiff_t>(hop * frame), frame, work.begin());
             speex_preprocess_run(state, work.data());
@@ -111,15 +99,6 @@ HopTimes time_speexdsp(const std::vector<float>& audio, std::uint32_t rate_hz, d
     return times;
 }
 #endif
-
-void pin_to_current_core() {
-    const int cpu = sched_getcpu();
-    if (cpu < 0) return;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    (void)sched_setaffinity(0, sizeof set, &set);
-}
 
 }  // namespace
 
@@ -143,8 +122,8 @@ int run_enhance_bench(const EnhanceBenchOptions& options) {
         const std::vector<float> audio = noisy_speech_like(rate);
         double speex_mean = 0.0;
 #if STATESTREAM_HAVE_SPEEXDSP
-        const HopTimes speex = time_speexdsp(audio, rate, options.seconds_per_case);
-        speex_mean = speex.mean();
+        const StepStatistics speex = time_speexdsp(audio, rate, options.seconds_per_case);
+        speex_mean = speex.mean_ns();
         print_row(fmt::format("speexdsp denoise -15 dB, {} kHz", rate / 1000).c_str(), speex, speex_mean);
 #endif
         engine::EnhancerChainConfig config;
@@ -152,7 +131,7 @@ int run_enhance_bench(const EnhanceBenchOptions& options) {
         const auto chain = engine::make_enhancer_chain(model, config);
         const std::size_t block = chain->input().block;
         std::vector<float> out(block);
-        const HopTimes enhancer = time_hops(
+        const StepStatistics enhancer = time_hops(
             [&](std::size_t hop) {
                 chain->step(std::span<const float>(audio).subspan(hop * block, block), out);
             },
@@ -168,7 +147,7 @@ int run_enhance_bench(const EnhanceBenchOptions& options) {
             models::ModelWorkspace workspace(model, 1);
             std::vector<float> features(model.input_dim(), -5.0f);
             std::vector<float> gains(model.output_dim());
-            const HopTimes step = time_hops(
+            const StepStatistics step = time_hops(
                 [&](std::size_t) { model.step(state, workspace, features, gains); }, 1,
                 options.seconds_per_case);
             print_row("  of which the model step", step, speex_mean);

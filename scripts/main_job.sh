@@ -49,9 +49,54 @@ echo "-- speed on one core, against speexdsp in the same run"
 $exe bench enhance --seconds 0.3
 
 echo
+echo "== transcription: held-out speech (a voice, and sentences, the recogniser never trained on; 16 kHz)"
+speech=data/audio/speech_16k.wav
+$exe transcribe "$speech" > "$out/speech_16k.txt"            # default: beam search + word LM
+$exe transcribe --lm none "$speech" > "$out/speech_16k.greedy.txt"
+$exe transcribe --format srt "$speech" 2>/dev/null > "$out/speech_16k.srt"
+# The hypotheses beside the reference text of data/audio/speech_16k.words.json, with word errors.
+/usr/bin/python3 - "$speech" "$out/speech_16k.txt" "$out/speech_16k.greedy.txt" <<'PY'
+import json, sys
+sys.path.insert(0, "models/train")
+from asr import error_rates
+wav, beam, greedy = sys.argv[1:]
+reference = json.load(open(wav.replace(".wav", ".words.json")))["text"]
+print(f"   {'reference':<20} {reference}")
+for name, path in (("beam+lm (default)", beam), ("greedy (--lm none)", greedy)):
+    hypothesis = open(path).read().strip()
+    edits = error_rates.word_edits(reference, hypothesis)
+    print(f"   {name:<20} {hypothesis}\n   {'':<20} word errors {edits.errors} of {edits.reference_length}")
+PY
+echo "-- the same as subtitles (--format srt), first cues"
+head -n 8 "$out/speech_16k.srt" | sed 's/^/   /'
+echo "-- speed on one core with each decoder, against pocketsphinx in the same run (bench transcribe --seconds 0.5)"
+$exe bench transcribe --seconds 0.5 --json > "$out/bench_transcribe.json"
+/usr/bin/python3 - "$out/bench_transcribe.json" <<'PY'
+import json, sys
+bench = json.load(open(sys.argv[1]))
+print(f"   {'decoder':<10} {'RTF':>7} {'RTFx':>5}  {'CPU per 10 ms step, p50 / p99':>30}  {'of which the decoder':>21}")
+for name, chain in bench["chains"].items():
+    step, decoder = chain["step_us"], chain["decoder_us"]
+    print(f"   {name:<10} {chain['rtf']:>7.4f} {chain['rtfx']:>5.0f}  "
+          f"{step['p50']:>21.0f} / {step['p99']:.0f} us  {decoder['p50']:>12.1f} / {decoder['p99']:.1f} us")
+baseline = bench["baseline"]
+if baseline.get("name"):
+    print(f"   pocketsphinx RTF {baseline['rtf']:.3f}: {baseline['rtf_ratio_to_ours']:.1f}x the CPU of "
+          f"{bench['decoder']['name']}")
+else:
+    print(f"   (no pocketsphinx baseline: {baseline['why_not']})")
+streams = bench["streams"]
+print(f"   live streams per core with {streams['decoder']}: {streams['max_streams_fit']} "
+      f"(mean round <= {streams['budget_share'] * 100:.0f} % of 10 ms); algorithmic latency "
+      f"{bench['latency']['algorithmic_ms']:.0f} ms")
+PY
+
+echo
 echo "== main job done in ${SECONDS} s (setup and build included). Outputs:"
 echo "   $out/tiny_mamba2.info.json"
 echo "   $out/mixed_fixture.info.json"
 echo "   $out/noisy_speech_48k.enhanced.flac   (before: data/audio/noisy_speech_48k.wav)"
 echo "   $out/noisy_speech_48k.gentle.flac     (at most 12 dB of attenuation)"
 echo "   $out/noisy_speech_48k.lv2.wav         (through the LV2 plugin in lv2apply)"
+echo "   $out/speech_16k.txt, speech_16k.greedy.txt, speech_16k.srt   (transcripts of data/audio/speech_16k.wav)"
+echo "   $out/bench_transcribe.json            (statestream bench transcribe --json)"

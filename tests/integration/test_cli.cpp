@@ -95,7 +95,16 @@ TEST_CASE("CLI: bench transcribe --json reports the chain, the streams and the l
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
     const auto doc = nlohmann::json::parse(r.out);
-    CHECK(doc.at("schema") == "statestream.bench.transcribe/1");
+    CHECK(doc.at("schema") == "statestream.bench.transcribe/2");
+    // The default decoder, as transcribe picks it: the beam search with the shipped word LM,
+    // measured beside greedy; the streams and the replay run the default one.
+    CHECK(doc.at("decoder").at("name") == "beam+lm");
+    CHECK_THAT(doc.at("decoder").at("description").get<std::string>(), Contains("transcriber.lm.arpa"));
+    REQUIRE(doc.at("chains").size() == 2);
+    CHECK(doc.at("chains").at("beam+lm") == doc.at("chain"));
+    CHECK(doc.at("chains").at("greedy").at("decoder") == "greedy");
+    CHECK(doc.at("streams").at("decoder") == "beam+lm");
+    CHECK(doc.at("replay").at("decoder") == "beam+lm");
     CHECK_THAT(doc.at("input").at("path").get<std::string>(), Contains("speech_16k.wav"));
     const auto& chain = doc.at("chain");
     CHECK(chain.at("rtfx").get<double>() == Approx(1.0 / chain.at("rtf").get<double>()));
@@ -110,6 +119,13 @@ TEST_CASE("CLI: bench transcribe --json reports the chain, the streams and the l
     CHECK(rows.at(1).at("streams") == 2);
     CHECK(doc.at("replay").at("endpoint_s").get<double>() == Approx(0.8));
     CHECK(doc.contains("baseline"));  // pocketsphinx's figures, or why it did not run
+
+    const auto greedy = run({"bench", "transcribe", "--replay", "--lm", "none"});
+    REQUIRE(greedy.exit_code == 0);
+    CHECK_THAT(greedy.out, Contains("\"decoder\":\"greedy\"") && !Contains("beam+lm"));
+    const auto bad_beam = run({"bench", "transcribe", "--beam", "0"});
+    CHECK(bad_beam.exit_code == 2);
+    CHECK_THAT(bad_beam.err, Contains("--beam 1..256"));
 
     const auto not_transcriber = run({"bench", "transcribe", "--model", kTinyModel.string()});
     CHECK(not_transcriber.exit_code == 2);

@@ -24,16 +24,21 @@ Engines (--engines, any of ENGINE_FACTORIES; or evaluate() from Python with any 
 maps (float32 audio, sample rate, name) to text):
   pocketsphinx     pocketsphinx, en-us acoustic model, its default en-us LM and dictionary
   pocketsphinx-lm  the same acoustic model with our ARPA LM (--lm; ngram_lm.py)
-  statestream      `statestream transcribe FILE.wav --format jsonl [--model M]` per utterance
+  statestream      `statestream transcribe FILE.wav --format jsonl --lm none [--model M]` per
+                   utterance: greedy CTC
+  statestream-lm   the same with the default decoder: prefix beam search + our 3-gram LM
+                   (--decoder-lm, --decoder-option pass choices through)
   torch            a transcriber model file (--torch-model) run in torch, greedy CTC: the
                    reference of what the engine computes (asr/model.py)
 Scoring: text.scoring_form() on both sides (normalisation plus the British spelling of the few
 words with an American variant), Levenshtein word and character errors (error_rates.py),
 corpus WER/CER = errors / reference tokens with percentile-bootstrap 95 % intervals over
-utterances, per condition and, for noisy, per noise type and per SNR. When a model engine runs
-(statestream, else torch), its paired difference to each pocketsphinx system is reported too,
-and the verdict says whether its WER is below the better pocketsphinx WER in both conditions
-(--gate: exit 1 if not).
+utterances, per condition, per held-out speaker and, for noisy, per noise type and per SNR.
+Each model engine that runs is compared with its baselines (MODEL_ENGINES): a decoder without
+an LM with pocketsphinx and its default LM; the decoder with our LM with both pocketsphinx
+systems, one of which uses an ARPA LM built from the same training text. Paired WER
+differences are reported, and the verdict says whether each model engine's WER is below the
+better of its baselines in both conditions (--gate: exit 1 if not).
 """
 import argparse
 import hashlib
@@ -220,12 +225,14 @@ class StatestreamCli:
     "final": true, or, when no line says final, the "text" of the last line that has one.
     A non-zero exit status stops the evaluation with the command's stderr."""
 
-    def __init__(self, binary: str, model: Optional[str], work_dir: str):
+    def __init__(self, binary: str, model: Optional[str], work_dir: str,
+                 decoder_options: Sequence[str] = ()):
         if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
             raise SystemExit(f"{binary}: no statestream binary there. Build it (cmake --preset "
                              "release && cmake --build --preset release) or pass "
                              "--statestream PATH.")
         self.binary, self.model, self.work_dir = binary, model, work_dir
+        self.decoder_options = list(decoder_options)
 
     def __call__(self, audio: np.ndarray, rate: int, name: str) -> str:
         import scipy.io.wavfile
@@ -234,6 +241,7 @@ class StatestreamCli:
         command = [self.binary, "transcribe", path, "--format", "jsonl"]
         if self.model:
             command += ["--model", self.model]
+        command += self.decoder_options
         result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
         os.remove(path)
@@ -262,7 +270,12 @@ def parse_transcribe_jsonl(output: str, where: str = "statestream transcribe") -
 
 
 def _statestream(args, work_dir: str) -> Engine:
-    return StatestreamCli(args.statestream, args.model, work_dir)
+    return StatestreamCli(args.statestream, args.model, work_dir, ["--lm", "none"])
+
+
+def _statestream_lm(args, work_dir: str) -> Engine:
+    options = ["--lm", args.decoder_lm] if args.decoder_lm else []
+    return StatestreamCli(args.statestream, args.model, work_dir, options + args.decoder_option)
 
 
 def _torch_model(args, work_dir: str) -> Engine:
@@ -275,11 +288,15 @@ def _torch_model(args, work_dir: str) -> Engine:
 ENGINE_FACTORIES: Dict[str, Tuple[Callable, str]] = {
     "pocketsphinx": (_pocketsphinx_default, "pocketsphinx, en-us AM + default en-us LM"),
     "pocketsphinx-lm": (_pocketsphinx_lm, "pocketsphinx, en-us AM + our 3-gram ARPA LM"),
-    "statestream": (_statestream, "statestream transcribe"),
+    "statestream": (_statestream, "statestream transcribe, greedy CTC (--lm none)"),
+    "statestream-lm": (_statestream_lm, "statestream transcribe, beam search + our 3-gram LM"),
     "torch": (_torch_model, "transcriber model file in torch, greedy CTC"),
 }
 BASELINES = ("pocketsphinx", "pocketsphinx-lm")
-MODEL_ENGINES = ("statestream", "torch")    # the first that ran is compared with the baselines
+# Each model engine and the baselines it must beat: without an LM, pocketsphinx with its own
+# default LM; with our LM, both pocketsphinx systems (the same LM text as ours, and its own).
+MODEL_ENGINES = {"statestream-lm": BASELINES, "statestream": ("pocketsphinx",),
+                 "torch": ("pocketsphinx",)}
 
 
 # --- Scoring ------------------------------------------------------------------------------------
@@ -355,16 +372,22 @@ def summarise(results: Dict[str, List[Dict]]) -> Dict:
                                    if any(r["snr_db"] == snr for r in selected)}
             per_condition[condition] = entry
         summary["engines"][engine] = per_condition
-    model = next((name for name in MODEL_ENGINES if name in results), None)
-    if model is not None and any(b in results for b in BASELINES):
-        summary["model_engine"] = model
-        summary["model_minus_baseline"], summary["verdict"] = compare_to_baselines(results, model)
+    models = [name for name in MODEL_ENGINES if name in results
+              and any(b in results for b in MODEL_ENGINES[name])]
+    if models:
+        summary["model_minus_baseline"], verdicts = {}, []
+        for model in models:
+            summary["model_minus_baseline"][model], verdict = compare_to_baselines(
+                results, model, MODEL_ENGINES[model])
+            verdicts.append(verdict)
+        passed = all(v["passed"] for v in verdicts)
+        summary["verdict"] = {"passed": passed, "line": "\n".join(v["line"] for v in verdicts)}
     return summary
 
 
-def compare_to_baselines(results: Dict[str, List[Dict]],
-                         model: str = MODEL_ENGINES[0]) -> Tuple[Dict, Dict]:
-    """Paired WER differences of the model engine to each baseline, and the verdict: the
+def compare_to_baselines(results: Dict[str, List[Dict]], model: str,
+                         baselines: Sequence[str] = BASELINES) -> Tuple[Dict, Dict]:
+    """Paired WER differences of a model engine to each of its baselines, and its verdict: the
     model's corpus WER must be below the better baseline's in every condition."""
     differences: Dict = {}
     passed, parts = True, []
@@ -377,7 +400,7 @@ def compare_to_baselines(results: Dict[str, List[Dict]],
         model_errors = [model_rows[n]["word_errors"] for n in names]
         model_wer = error_rates.corpus_rate(model_errors, lengths)
         best_name, best_wer = None, None
-        for baseline in BASELINES:
+        for baseline in baselines:
             if baseline not in results:
                 continue
             rows = {r["name"]: r for r in results[baseline]}
@@ -395,9 +418,9 @@ def compare_to_baselines(results: Dict[str, List[Dict]],
         passed = passed and beats
         parts.append(f"{condition}: WER {100 * model_wer:.2f} % {'<' if beats else '>='} "
                      f"{100 * best_wer:.2f} % ({best_name})")
-    head = ("PASS: the model's WER is below the better pocketsphinx system in every condition"
-            if passed else
-            "FAIL: the model's WER is not below the better pocketsphinx system in every condition")
+    against = " and ".join(baselines)
+    head = (f"PASS: {model}'s WER is below {against} in every condition" if passed else
+            f"FAIL: {model}'s WER is not below {against} in every condition")
     return differences, {"passed": passed, "line": f"VERDICT {head}; " + "; ".join(parts)}
 
 
@@ -450,12 +473,14 @@ def markdown_report(summary: Dict, labels: Dict[str, str], header: Sequence[str]
             lines.append(f"| {group}{held} | {count} | " + " | ".join(cells) + " |")
     if "model_minus_baseline" in summary:
         lines += ["", "Model WER minus baseline WER (paired bootstrap, percentage points):", ""]
-        for condition, baselines in summary["model_minus_baseline"].items():
-            for baseline, value in baselines.items():
-                lines.append(f"- {condition}, {labels.get(baseline, baseline)}: "
-                             f"{100 * value['wer_difference']:+.2f} "
-                             f"[{100 * value['low']:+.2f}, {100 * value['high']:+.2f}]")
-        lines += ["", summary["verdict"]["line"]]
+        for model, conditions in summary["model_minus_baseline"].items():
+            for condition, baselines in conditions.items():
+                for baseline, value in baselines.items():
+                    lines.append(f"- {labels.get(model, model)} minus "
+                                 f"{labels.get(baseline, baseline)}, {condition}: "
+                                 f"{100 * value['wer_difference']:+.2f} "
+                                 f"[{100 * value['low']:+.2f}, {100 * value['high']:+.2f}]")
+        lines += [""] + [line + "  " for line in summary["verdict"]["line"].split("\n")]
     return "\n".join(lines) + "\n"
 
 
@@ -478,6 +503,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--statestream", default=DEFAULT_STATESTREAM,
                         help="statestream binary for the statestream engine")
     parser.add_argument("--model", help="model file passed to statestream transcribe")
+    parser.add_argument("--decoder-lm", help="ARPA LM for the statestream-lm engine (default: "
+                        "the one statestream transcribe finds beside the model)")
+    parser.add_argument("--decoder-option", action="append", default=[], metavar="ARG",
+                        help="extra argument for the statestream-lm engine's transcribe, e.g. "
+                             "--decoder-option=--beam --decoder-option=32")
     parser.add_argument("--torch-model", default="data/models/transcriber.safetensors",
                         help="model file the torch engine runs")
     parser.add_argument("--eval-shard", default=DEFAULT_EVAL_SHARD)

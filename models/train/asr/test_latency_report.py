@@ -175,6 +175,157 @@ class LatencyArithmeticTest(unittest.TestCase):
         self.assertEqual(figures["emission_formula_disagreements"], 1)
 
 
+def final(at_s, *words):
+    return {"type": "final", "at_s": at_s, "text": " ".join(words),
+            "words": [{"word": w} for w in words]}
+
+
+def partial(at_s, text):
+    return {"type": "partial", "at_s": at_s, "text": text}
+
+
+class RevisedPartialsTest(unittest.TestCase):
+    """A beam search may rewrite what a partial showed: a word's first appearance and the
+    moment it settles (stays as in the final) then differ."""
+    # "go" is shown at 0.50, replaced by "got" at 0.60, back at 0.70 and stays.
+    events = [partial(0.30, "we"), partial(0.50, "we go"), partial(0.60, "we got"),
+              partial(0.70, "we go on"), final(1.50, "we", "go", "on")]
+
+    def test_first_appearance_and_settled_time_of_a_revised_word(self):
+        emissions = lr.word_emissions(self.events)
+        self.assertEqual([e.word.text for e in emissions], ["we", "go", "on"])
+        self.assertEqual([e.first_appearance for e in emissions], [0.30, 0.50, 0.70])
+        self.assertEqual([e.settled for e in emissions], [0.30, 0.70, 0.70])
+        self.assertTrue(all(e.in_last_partial for e in emissions))
+
+    def test_a_partial_revises_when_it_does_not_extend_the_previous_text(self):
+        # "we go" -> "we got" extends it (the open word grew); "we got" -> "we go on" does not.
+        self.assertEqual(lr.revising_partials(self.events), (1, 4))
+        greedy_like = [partial(0.3, "w"), partial(0.33, "we"), partial(0.5, "we g"),
+                       final(1.2, "we", "g")]
+        self.assertEqual(lr.revising_partials(greedy_like), (0, 3))
+
+    def test_a_word_the_last_partial_does_not_show_settles_with_the_final(self):
+        events = [partial(0.3, "x"), partial(0.4, "y"), final(1.2, "x"),
+                  partial(1.5, "a b"), final(2.0, "a", "c")]
+        emissions = lr.word_emissions(events)
+        self.assertEqual([(e.first_appearance, e.settled, e.in_last_partial) for e in emissions],
+                         [(0.3, 1.2, False), (1.5, 1.5, True), (2.0, 2.0, False)])
+
+    def test_segments_are_counted_apart_and_an_unclosed_segment_is_left_out(self):
+        events = [partial(0.3, "a"), final(1.0, "a"), partial(1.4, "a b"), final(2.0, "a", "b"),
+                  partial(2.5, "z")]
+        emissions = lr.word_emissions(events)
+        # the second segment's "a" is its own word, first shown at 1.4 (not at 0.3)
+        self.assertEqual([(e.word.text, e.first_appearance) for e in emissions],
+                         [("a", 0.3), ("a", 1.4), ("b", 1.4)])
+        self.assertEqual(lr.revising_partials(events), (0, 2))
+
+    def test_measure_reports_settled_and_first_appearance_latencies_for_a_beam_search(self):
+        references = [{"json": "a.words.json", "audio": "a.wav",
+                       "words": [W("we", 0.10, 0.28), W("go", 0.28, 0.45), W("on", 0.45, 0.66)]}]
+        timing = lr.Timing(compute=0.0002)
+        figures = lr.measure(references, None, {"a.wav": self.events}, timing, decoder="beam")
+        self.assertEqual(figures["decoder"], "beam+lm")
+        self.assertEqual(figures["emitted_words"], 3)
+        per_file = figures["per_file"][0]
+        expected_settled = [0.30 - 0.28, 0.70 - 0.45, 0.70 - 0.66]
+        expected_first = [0.30 - 0.28, 0.50 - 0.45, 0.70 - 0.66]
+        for got, want in zip(per_file["emission_s"], expected_settled):
+            self.assertAlmostEqual(got, want + 0.0002, places=4)
+        for got, want in zip(per_file["first_appearance_s"], expected_first):
+            self.assertAlmostEqual(got, want + 0.0002, places=4)
+        self.assertAlmostEqual(figures["emission_s"]["max"], 0.25 + 0.0002)
+        self.assertAlmostEqual(figures["first_appearance_s"]["max"], 0.05 + 0.0002)
+        self.assertEqual((figures["revising_partials"], figures["partials"]), (1, 4))
+        self.assertEqual((figures["revised_words"], figures["hypothesis_words"]), (1, 3))
+        self.assertEqual(figures["words_settled_only_by_the_final"], 0)
+        # the formula's checks are greedy's only
+        self.assertNotIn("emission_formula_disagreements", figures)
+
+    def test_a_word_first_shown_before_its_reference_began_is_not_that_word(self):
+        # "a" glimpsed at 0.33 (a garbled "i"), revised, then "a" again once the spoken "a"
+        # (0.70-0.80) is heard: it first appeared before the reference began, so it is another
+        # occurrence, as for greedy decoding.
+        events = [partial(0.33, "a"), partial(0.50, "i"), partial(0.85, "a"), final(1.7, "a")]
+        references = [{"json": "x.words.json", "audio": "x.wav", "words": [W("a", 0.70, 0.80)]}]
+        figures = lr.measure(references, None, {"x.wav": events}, lr.Timing(), decoder="beam")
+        self.assertEqual(figures["emitted_words"], 0)
+        self.assertEqual(figures["revised_words"], 1)
+
+    def test_greedy_partials_give_equal_settled_and_first_appearance(self):
+        references = [{"json": "a.words.json", "audio": "a.wav", "words": [W("one", 0.1, 0.4)]}]
+        events = [partial(0.21, "o"), partial(0.45, "one"), final(1.3, "one")]
+        figures = lr.measure(references, {"a.wav": [W("one", 0.2, 0.45)]}, {"a.wav": events},
+                             lr.Timing())
+        self.assertEqual(figures["emission_s"], figures["first_appearance_s"])
+        self.assertEqual((figures["revising_partials"], figures["revised_words"]), (0, 0))
+        self.assertEqual(figures["emission_formula_disagreements"], 0)
+
+
+class RunningTheEngineTest(unittest.TestCase):
+    def setUp(self):
+        self.commands = []
+        self.stdout = ""
+        self.saved = lr.run_statestream
+
+        def fake(command, shown=None):
+            self.commands.append(list(command))
+            return self.stdout
+        lr.run_statestream = fake
+
+    def tearDown(self):
+        lr.run_statestream = self.saved
+
+    def test_replay_asks_for_the_chosen_decoder(self):
+        self.stdout = json.dumps(dict(partial(0.3, "a"), decoder="greedy")) + "\n"
+        lr.run_replay("statestream", None, "a.wav", 0.8, "greedy")
+        self.assertIn("--lm", self.commands[-1])
+        self.assertEqual(self.commands[-1][self.commands[-1].index("--lm") + 1], "none")
+        self.stdout = json.dumps(dict(partial(0.3, "a"), decoder="beam+lm")) + "\n"
+        events = lr.run_replay("statestream", "m.safetensors", "a.wav", 0.8, "beam")
+        self.assertNotIn("--lm", self.commands[-1])
+        self.assertEqual(events[0]["text"], "a")
+
+    def test_replay_refuses_events_of_another_decoder(self):
+        # no LM beside the model: the default decoder is greedy, not the beam search asked for
+        self.stdout = json.dumps(dict(partial(0.3, "a"), decoder="greedy")) + "\n"
+        with self.assertRaises(SystemExit) as raised:
+            lr.run_replay("statestream", None, "a.wav", 0.8, "beam")
+        self.assertIn("greedy", str(raised.exception))
+        self.assertIn("transcriber.lm.arpa", str(raised.exception))
+
+    def test_a_bench_output_without_per_decoder_chains_is_refused(self):
+        with self.assertRaises(SystemExit) as raised:
+            lr.bench_chain({"schema": "statestream.bench.transcribe/1", "chain": {}}, "greedy")
+        self.assertIn("bench.transcribe/2", str(raised.exception))
+        with self.assertRaises(SystemExit):
+            lr.bench_chain({"chains": {"greedy": {}}}, "beam+lm")
+
+
+class MarkdownTest(unittest.TestCase):
+    def test_one_column_per_decoder_and_streams_for_the_default_only(self):
+        us = {"p50": 180.0, "p99": 400.0}
+        chain = {"step_us": us, "decoder_us": {"p50": 8.0, "p99": 20.0}, "rtf": 0.018,
+                 "rtfx": 55.6}
+        bench = {"latency": {"algorithmic_ms": 10.0, "hop_ms": 10.0, "lookahead_ms": 0.0,
+                             "window_ms": 25.0},
+                 "chains": {"beam+lm": chain, "greedy": dict(chain, decoder_us=us)},
+                 "streams": {"decoder": "beam+lm", "budget_share": 0.7, "max_streams_fit": 2,
+                             "rows": [{"streams": 2, "step_us": us, "round_us": us}]}}
+        references = [{"json": "a.words.json", "audio": "a.wav", "words": [W("one", 0.1, 0.4)]}]
+        events = [partial(0.45, "one"), final(1.3, "one")]
+        decoders = {}
+        for key, name in (("beam", "beam+lm"), ("greedy", "greedy")):
+            decoders[name] = {"timing": {"compute": 0.00018},
+                              "figures": lr.measure(references, None, {"a.wav": events},
+                                                    lr.Timing(), key)}
+        text = lr.markdown({"bench": bench, "decoders": decoders, "endpoint": 0.8})
+        self.assertIn("| figure | beam+lm | greedy | how |", text)
+        streams_row = next(line for line in text.splitlines() if "N = 2 streams" in line)
+        self.assertEqual(streams_row.split(" | ")[1:3], ["0.18 / 0.40 ms", "-"])
+
+
 class LoadReferencesTest(unittest.TestCase):
     def test_refuses_audio_not_at_16_khz_naming_the_file(self):
         with tempfile.TemporaryDirectory() as folder:

@@ -10,8 +10,9 @@ training, or --wall-minutes after the start of the process (loading included), w
 first. The learning rate warms up over WARMUP steps, then follows a cosine to 5 % over the
 training progress: the larger of step / --steps and trained minutes / --total-minutes, where
 trained minutes include those of the checkpoint resumed from, so one schedule can span runs on
-different data. Every --val-every-th utterance is set aside (training voices, unseen
-sentences) and scored, clean and augmented, at each save.
+different data. --init-weights instead starts a new run and a new schedule (step 0, warm-up,
+fresh AdamW state) from earlier weights. Every --val-every-th utterance is set aside (training
+voices, unseen sentences) and scored, clean and augmented, at each save.
 
 Writes to --out every --save-minutes and at the end: checkpoint.pt (weights, normalisation,
 AdamW state with its moments in bfloat16, step, histories; about 8 MB), weights_stepN.pt
