@@ -70,6 +70,18 @@ std::vector<float> shipped_speech_at_server_rate(double trailing_silence_s) {
     return samples;
 }
 
+// Waits (up to 5 s) for the statestream process's one capture port, then feeds it the
+// client's playback.
+void connect_to_statestream_input(JackLoopbackClient& client) {
+    std::vector<std::string> inputs;
+    for (int attempt = 0; attempt < 100 && inputs.empty(); ++attempt) {
+        inputs = client.ports("^statestream[^:]*:in_[0-9]+$");
+        if (inputs.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    REQUIRE(inputs.size() == 1);
+    client.connect(client.play_port_name(), inputs.front());
+}
+
 std::vector<std::string> words_of(const std::string& text) {
     std::istringstream in(text);
     std::vector<std::string> words;
@@ -121,13 +133,7 @@ TEST_CASE("statestream transcribe live on JACK: partial and final JSON lines, th
         std::string(STATESTREAM_DATA_DIR) + "/fixtures/transcriber_fixture.safetensors";
     auto run = statestream::test::start_process({STATESTREAM_EXE, "transcribe", "--input", "system",
                                                  "--model", model, "--seconds", "4"});
-    std::vector<std::string> inputs;
-    for (int attempt = 0; attempt < 100 && inputs.empty(); ++attempt) {
-        inputs = client.ports("^statestream[^:]*:in_[0-9]+$");
-        if (inputs.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    REQUIRE(inputs.size() == 1);
-    client.connect(client.play_port_name(), inputs.front());
+    connect_to_statestream_input(client);
 
     const auto result = statestream::test::finish_process(run, 20000);
     INFO("exit " << result.exit_code << "\nstdout:\n" << result.out << "\nstderr:\n" << result.err);
@@ -177,13 +183,7 @@ TEST_CASE("statestream transcribe live on JACK: a known recording gives the file
     const double seconds = static_cast<double>(speech.size()) / kRateHz + 1.0;
     auto run = statestream::test::start_process({STATESTREAM_EXE, "transcribe", "--input", "system",
                                                  "--seconds", std::to_string(seconds)});
-    std::vector<std::string> inputs;
-    for (int attempt = 0; attempt < 100 && inputs.empty(); ++attempt) {
-        inputs = client.ports("^statestream[^:]*:in_[0-9]+$");
-        if (inputs.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    REQUIRE(inputs.size() == 1);
-    client.connect(client.play_port_name(), inputs.front());
+    connect_to_statestream_input(client);
     client.play(speech);
 
     const auto result = statestream::test::finish_process(run, 60000);
