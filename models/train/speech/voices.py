@@ -101,23 +101,34 @@ class VoiceSettings:
 ESPEAK_PLAIN_VARIANTS = tuple("m1 m2 m3 m4 m5 m6 m7 f1 f2 f3 f4 klatt".split())
 
 
+def _espeak_training_entries(english: List[str], english_weight: float,
+                             foreign_weight: float) -> List[VoiceEntry]:
+    """English accents sharing english_weight, foreign voices sharing foreign_weight; every
+    variant, random rate and pitch."""
+    entries = [VoiceEntry("espeak-ng", name, "train", english_weight / len(english),
+                          rate_wpm=(125, 205), pitch=(20, 80),
+                          variants=tuple(ESPEAK_VARIANTS), plain_share=0.25)
+               for name in english]
+    entries += [VoiceEntry("espeak-ng", name, "train", foreign_weight / len(ESPEAK_FOREIGN),
+                           rate_wpm=(125, 185), pitch=(20, 80),
+                           variants=tuple(ESPEAK_VARIANTS), plain_share=0.25)
+                for name in ESPEAK_FOREIGN]
+    return entries
+
+
+def _kal_training_entries(kal16: float, kal: float, kal_diphone: float) -> List[VoiceEntry]:
+    """The Kal diphone voices (flite kal16 and kal, festival kal_diphone) at these weights,
+    with random duration stretch and mean F0."""
+    return [VoiceEntry(engine, voice, "train", weight, stretch=(0.85, 1.25), f0_mean=(85, 140))
+            for engine, voice, weight in (("flite", "kal16", kal16), ("flite", "kal", kal),
+                                          ("festival", "kal_diphone", kal_diphone))]
+
+
 def _build_catalogue() -> List[VoiceEntry]:
-    entries: List[VoiceEntry] = []
-    # Training: espeak-ng about 70 % of the draws, the Kal voices the rest.
-    for name in ESPEAK_ENGLISH:
-        entries.append(VoiceEntry("espeak-ng", name, "train", 60.0 / len(ESPEAK_ENGLISH),
-                                  rate_wpm=(125, 205), pitch=(20, 80),
-                                  variants=tuple(ESPEAK_VARIANTS), plain_share=0.25))
-    for name in ESPEAK_FOREIGN:
-        entries.append(VoiceEntry("espeak-ng", name, "train", 10.0 / len(ESPEAK_FOREIGN),
-                                  rate_wpm=(125, 185), pitch=(20, 80),
-                                  variants=tuple(ESPEAK_VARIANTS), plain_share=0.25))
-    entries.append(VoiceEntry("flite", "kal16", "train", 11.0, stretch=(0.85, 1.25),
-                              f0_mean=(85, 140)))
-    entries.append(VoiceEntry("flite", "kal", "train", 7.0, stretch=(0.85, 1.25),
-                              f0_mean=(85, 140)))
-    entries.append(VoiceEntry("festival", "kal_diphone", "train", 12.0, stretch=(0.85, 1.25),
-                              f0_mean=(85, 140)))
+    # Training: espeak-ng about 70 % of the draws, the Kal voices the rest. (The order of the
+    # entries is part of each shard's seeded draw: keep it.)
+    entries = _espeak_training_entries(list(ESPEAK_ENGLISH), 60.0, 10.0)
+    entries += _kal_training_entries(11.0, 7.0, 12.0)
     # Evaluation: the two held-out speakers, natural pitch, mild tempo changes only.
     entries.append(VoiceEntry("flite", "awb", "eval", 50.0, stretch=(0.9, 1.15)))
     entries.append(VoiceEntry("flite", "rms", "eval", 50.0, stretch=(0.9, 1.15)))
@@ -125,26 +136,13 @@ def _build_catalogue() -> List[VoiceEntry]:
 
 
 def _build_asr_catalogue() -> List[VoiceEntry]:
-    entries: List[VoiceEntry] = []
     # Training: flite awb with its mean F0 moved across 80-180 Hz (the clustergen voices follow
     # it) about a third of the draws, espeak-ng about 45 %, the Kal voices the rest.
     english = [name for name in ESPEAK_ENGLISH if name != "en-gb-scotland"]
-    for name in english:
-        entries.append(VoiceEntry("espeak-ng", name, "train", 38.0 / len(english),
-                                  rate_wpm=(125, 205), pitch=(20, 80),
-                                  variants=tuple(ESPEAK_VARIANTS), plain_share=0.25))
-    for name in ESPEAK_FOREIGN:
-        entries.append(VoiceEntry("espeak-ng", name, "train", 7.0 / len(ESPEAK_FOREIGN),
-                                  rate_wpm=(125, 185), pitch=(20, 80),
-                                  variants=tuple(ESPEAK_VARIANTS), plain_share=0.25))
+    entries = _espeak_training_entries(english, 38.0, 7.0)
     entries.append(VoiceEntry("flite", "awb", "train", 34.0, stretch=(0.8, 1.3),
                               f0_mean=(80, 180)))
-    entries.append(VoiceEntry("flite", "kal16", "train", 8.0, stretch=(0.85, 1.25),
-                              f0_mean=(85, 140)))
-    entries.append(VoiceEntry("flite", "kal", "train", 5.0, stretch=(0.85, 1.25),
-                              f0_mean=(85, 140)))
-    entries.append(VoiceEntry("festival", "kal_diphone", "train", 8.0, stretch=(0.85, 1.25),
-                              f0_mean=(85, 140)))
+    entries += _kal_training_entries(8.0, 5.0, 8.0)
     # Evaluation: rms at its natural pitch with mild tempo changes, and the Scottish espeak-ng
     # accent with ordinary variants.
     entries.append(VoiceEntry("flite", "rms", "eval", 50.0, stretch=(0.9, 1.15)))
