@@ -53,7 +53,7 @@ from text import BLANK_INDEX, SPACE_INDEX, VOCABULARY  # noqa: E402
 
 # Defaults: engine/ctc_beam_settings.hpp holds the engine's, and test_ctc_beam.py checks that
 # these are the same numbers.
-DEFAULT_BEAM = 16
+DEFAULT_BEAM = 64
 DEFAULT_LM_WEIGHT = 0.6
 DEFAULT_WORD_BONUS = 5.5
 DEFAULT_PRUNE_TOP_K = 8
