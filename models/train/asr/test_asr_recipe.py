@@ -7,7 +7,8 @@ MDCT pack (exact transform, bounded coding error, stream decoder = reference dec
 scale-code wrap), the export (normalisation folded into input_proj, labels in the metadata,
 the file loads back with the checkpoint's logits), the loss and greedy decoding, the batch
 maker's contract (shapes, frame counts, label layout, no held-out noise type), SpecAugment's
-limits, and the refusal of held-out shards.
+limits, the refusal of held-out shards, and VTLP (identity at alpha 1, the direction of the
+warp, seeded batches, off switch).
 """
 import json
 import os
@@ -205,6 +206,29 @@ class DataTest(unittest.TestCase):
             bands_masked = int((masked[row].abs().sum(0) == 0).sum())
             self.assertLessEqual(bands_masked, data.FREQ_MASKS * data.FREQ_MASK_BANDS)
 
+    def test_batch_contract_without_vtlp(self):
+        # Off draws nothing: the same rows, lengths and frame counts as with it on.
+        on = data.BatchMaker(self.store, range(len(self.store)), seed=5, batch=4, vtlp=1.0)
+        off = data.BatchMaker(self.store, range(len(self.store)), seed=5, batch=4, vtlp=0.0)
+        self.assertIsNone(off.vtlp_bank)
+        a, b = on.make([0, 3, 5]), off.make([0, 3, 5])
+        self.assertEqual(a["features"].shape, b["features"].shape)
+        self.assertTrue(torch.equal(a["frame_counts"], b["frame_counts"]))
+        self.assertTrue(torch.equal(a["labels"], b["labels"]))
+        with self.assertRaisesRegex(ValueError, "probability"):
+            data.BatchMaker(self.store, [0], seed=5, batch=4, vtlp=1.5)
+
+    def test_vtlp_is_seeded(self):
+        def batches(seed):
+            maker = data.BatchMaker(self.store, range(len(self.store)), seed=seed, batch=4,
+                                    vtlp=1.0)
+            return [maker.batch(4)["features"] for _ in range(3)]
+        first, again, other = batches(11), batches(11), batches(12)
+        for x, y in zip(first, again):
+            self.assertTrue(torch.equal(x, y))
+        self.assertFalse(all(x.shape == y.shape and torch.equal(x, y)
+                             for x, y in zip(first, other)))
+
     def test_resample_keeps_a_tone(self):
         rate, seconds = 16000, 1.0
         t = torch.arange(int(rate * seconds)) / rate
@@ -213,6 +237,47 @@ class DataTest(unittest.TestCase):
         spectrum = torch.fft.rfft(slower).abs()
         peak_hz = float(torch.argmax(spectrum)) * rate / slower.shape[0]
         self.assertAlmostEqual(peak_hz, 400.0, delta=2.0)
+
+
+class VtlpTest(unittest.TestCase):
+    @staticmethod
+    def features_at(audio: torch.Tensor, alphas) -> torch.Tensor:
+        bank = torch.stack([data.vtlp_filterbank(a) for a in alphas]).float()
+        return data.warped_features(audio, bank, torch.arange(len(alphas)))
+
+    def test_alpha_one_is_the_engine_front_end(self):
+        from features import log_mel
+        audio = torch.randn(3, 16000, generator=torch.Generator().manual_seed(4)) * 0.1
+        reference = log_mel(audio, 16000, 400, 160, 80)
+        exact = data.mel_filterbank(16000, 512, 80, dtype=torch.float64)
+        self.assertTrue(torch.equal(data.vtlp_filterbank(1.0), exact))
+        # Through the per-row (batched) matmul: equal up to float32 summation order.
+        warped = self.features_at(audio, [1.0, 1.0, 1.0])
+        self.assertLessEqual(float((warped - reference).abs().max()), 1e-6)
+        # Rows left unwarped take the engine's own path: bit for bit.
+        bank = torch.stack([data.vtlp_filterbank(1.1)]).float()
+        mixed = data.warped_features(audio, bank, torch.tensor([-1, 0, -1]))
+        self.assertTrue(torch.equal(mixed[0], reference[0]))
+        self.assertTrue(torch.equal(mixed[2], reference[2]))
+        self.assertFalse(torch.equal(mixed[1], reference[1]))
+
+    def test_warp_keeps_nyquist_and_is_monotonic(self):
+        hz = torch.linspace(0.0, 8000.0, 801, dtype=torch.float64)
+        for alpha in (0.88, 0.95, 1.05, 1.12):
+            warped = data.vtlp_warp(hz, alpha)
+            self.assertAlmostEqual(float(warped[0]), 0.0)
+            self.assertAlmostEqual(float(warped[-1]), 8000.0, places=6)
+            self.assertTrue(bool((warped.diff() > 0).all()))
+            self.assertAlmostEqual(float(data.vtlp_warp(hz[100:101], alpha)), 1000.0 * alpha)
+
+    def test_tone_moves_with_alpha(self):
+        # alpha > 1 (a shorter vocal tract) puts a tone's energy in a higher mel band.
+        t = torch.arange(16000) / 16000.0
+        tone = 0.3 * torch.sin(2 * np.pi * 1500.0 * t)
+        peak = self.features_at(tone[None].expand(3, -1), [0.9, 1.0, 1.1])[:, 10:-10] \
+            .mean(1).argmax(-1).tolist()
+        self.assertLess(peak[0], peak[1], f"alpha 0.9 peak band {peak[0]}, alpha 1 {peak[1]}")
+        self.assertGreater(peak[2], peak[1], f"alpha 1.1 peak band {peak[2]}, alpha 1 {peak[1]}")
 
 
 if __name__ == "__main__":

@@ -35,8 +35,8 @@ if _TRAIN_DIR not in sys.path:
 
 from training_schedule import sync, warmup_cosine_lr  # noqa: E402
 from asr import error_rates  # noqa: E402
-from asr.data import (BatchMaker, SpeechStore, expand_patterns, feature_statistics,  # noqa: E402
-                      spec_augment, split_validation)
+from asr.data import (VTLP_PROBABILITY, BatchMaker, SpeechStore, expand_patterns,  # noqa: E402
+                      feature_statistics, spec_augment, split_validation)
 from asr.model import (ARCHITECTURE, FRONTEND, LABELS, Transcriber, build_model,  # noqa: E402
                        ctc_loss, greedy_texts, parameter_count)
 
@@ -158,6 +158,8 @@ def main(argv=None):
     parser.add_argument("--val-every", type=int, default=50,
                         help="set every N-th training utterance aside for validation (0: none)")
     parser.add_argument("--chunk", type=int, default=64, help="SSD scan chunk (steps)")
+    parser.add_argument("--vtlp-prob", type=float, default=VTLP_PROBABILITY,
+                        help="probability of a training row's vocal-tract-length warp (0: off)")
     args = parser.parse_args(argv)
     total_minutes = args.total_minutes if args.total_minutes is not None else args.minutes
 
@@ -201,7 +203,8 @@ def main(argv=None):
               f"{', '.join(start.get('sources', []))})", flush=True)
     else:
         model = build_model(ARCHITECTURE, seed=args.seed).to(device)
-        stats_maker = BatchMaker(store, train_rows, STATISTICS_SEED, args.batch)
+        stats_maker = BatchMaker(store, train_rows, STATISTICS_SEED, args.batch,
+                                 vtlp=args.vtlp_prob)
         mean, std = feature_statistics(stats_maker, STATISTICS_BATCHES, args.batch)
         del stats_maker
         model.feature_mean.copy_(mean.to(device))
@@ -215,11 +218,13 @@ def main(argv=None):
     print(f"model: {parameter_count(model)} parameters on {device}", flush=True)
 
     # A different, still seeded, data stream for a resumed run.
-    batches = BatchMaker(store, train_rows, args.seed * 1000003 + step, args.batch)
+    batches = BatchMaker(store, train_rows, args.seed * 1000003 + step, args.batch,
+                         vtlp=args.vtlp_prob)
     augment_generator = torch.Generator().manual_seed(args.seed * 7919 + step)
     val_sets = {}
     if val_rows:
-        maker = BatchMaker(store, val_rows, VALIDATION_SEED, VALIDATION_BATCH)
+        maker = BatchMaker(store, val_rows, VALIDATION_SEED, VALIDATION_BATCH,
+                           vtlp=args.vtlp_prob)
         for name, augment in (("clean", False), ("augmented", True)):
             val_sets[name] = [maker.make(val_rows[k:k + VALIDATION_BATCH], augment)
                               for k in range(0, len(val_rows), VALIDATION_BATCH)]
@@ -314,6 +319,7 @@ def main(argv=None):
                "minutes": run_minutes, "train_minutes": prior_minutes + run_minutes,
                "total_minutes": total_minutes, "batch": args.batch,
                "seed": args.seed, "lr": args.lr, "weight_decay": args.weight_decay,
+               "vtlp_prob": args.vtlp_prob,
                "data_ms_per_batch": 1000 * data_time / max(1, step - first_step),
                "steps_per_second": (step - first_step) / max(1e-9, run_minutes * 60),
                "device": str(device), "torch": torch.__version__,
