@@ -22,6 +22,8 @@ packages=(
   python3 python3-torch
   # feature reference values (dsp fixtures are computed with numpy/scipy, not our own code)
   python3-numpy python3-scipy
+  # the forecaster's classical baselines (ETS, ARIMA) in models/train/forecast/backtest.py
+  python3-statsmodels
   # the enhancer's baseline: speexdsp's denoiser, in its quality script and tests (ctypes) and
   # in `statestream bench enhance` (linked)
   libspeexdsp1 libspeexdsp-dev
