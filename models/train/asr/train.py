@@ -33,7 +33,7 @@ _TRAIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _TRAIN_DIR not in sys.path:
     sys.path.insert(0, _TRAIN_DIR)
 
-from training_schedule import sync, warmup_cosine_lr  # noqa: E402
+from training_schedule import sync, training_device, warmup_cosine_lr  # noqa: E402
 from asr import error_rates  # noqa: E402
 from asr.data import (VTLP_PROBABILITY, BatchMaker, SpeechStore, expand_patterns,  # noqa: E402
                       feature_statistics, spec_augment, split_validation)
@@ -164,11 +164,7 @@ def main(argv=None):
     total_minutes = args.total_minutes if args.total_minutes is not None else args.minutes
 
     os.makedirs(args.out, exist_ok=True)
-    device = torch.device(args.device)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    torch.manual_seed(args.seed)
+    device = training_device(args.device, args.seed)
 
     paths = expand_patterns(args.shards)
     started = time.time()

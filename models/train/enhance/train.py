@@ -25,7 +25,7 @@ _TRAIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _TRAIN_DIR not in sys.path:
     sys.path.insert(0, _TRAIN_DIR)
 
-from training_schedule import sync, warmup_cosine_lr  # noqa: E402
+from training_schedule import sync, training_device, warmup_cosine_lr  # noqa: E402
 from enhance.data import BatchMaker, load_utterances  # noqa: E402
 from enhance.model import (ARCHITECTURE, FRONTEND, SISDR_WEIGHT, build_model, delay,  # noqa: E402
                            enhance, enhancement_loss, parameter_count, si_sdr_db)
@@ -103,11 +103,7 @@ def main(argv=None):
     total_minutes = args.total_minutes if args.total_minutes is not None else args.minutes
 
     os.makedirs(args.out, exist_ok=True)
-    device = torch.device(args.device)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    torch.manual_seed(args.seed)
+    device = training_device(args.device, args.seed)
 
     start = time.time()
     utterances, held_aside = split_validation(load_utterances(args.shards), args.val_every)
