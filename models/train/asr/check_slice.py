@@ -16,7 +16,6 @@ skip) when the statestream binary is missing.
 import argparse
 import json
 import os
-import subprocess
 import sys
 from typing import Dict, List
 
@@ -25,6 +24,7 @@ if _TRAIN_DIR not in sys.path:
     sys.path.insert(0, _TRAIN_DIR)
 
 from asr import error_rates  # noqa: E402
+from asr.evaluate_asr import transcribe_files  # noqa: E402
 from enhance.check_slice import load_json  # noqa: E402  (the enhancer's slice reads alike)
 
 SLICE_DIR = "data/fixtures/transcribe_slice"
@@ -37,20 +37,6 @@ DECODERS = {"beam+lm": [], "greedy": ["--lm", "none"]}
 # margin lets one word through and fails on two; the previous model, a wrong front-end or a
 # broken decoder costs 9 to tens of points.
 DEFAULT_MARGINS = {"wer": 0.025, "cer": 0.012}
-
-
-def transcribe(binary: str, model: str, paths: List[str], options: List[str]) -> Dict[str, str]:
-    command = [binary, "transcribe", "--format", "jsonl", "--model", model, *options, *paths]
-    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"FAIL: `statestream transcribe` exited with {result.returncode}: "
-                         f"{result.stderr.strip()[:400]}")
-    texts: Dict[str, str] = {}
-    for line in result.stdout.splitlines():
-        record = json.loads(line)
-        if record.get("final"):
-            texts[record["file"]] = (texts.get(record["file"], "") + " " + record["text"]).strip()
-    return texts
 
 
 def figures_of(manifest: Dict, paths: List[str], texts: Dict[str, str]) -> Dict[str, Dict]:
@@ -99,7 +85,11 @@ def main() -> int:
     paths = [os.path.join(args.slice, entry["file"]) for entry in manifest["utterances"]]
     figures = {}
     for decoder, options in DECODERS.items():
-        texts = transcribe(args.statestream, args.model, paths, options)
+        try:
+            texts = transcribe_files(args.statestream, paths, ["--model", args.model, *options])
+        except RuntimeError as error:
+            print(f"FAIL: {error}", file=sys.stderr)
+            return 1
         figures[decoder] = figures_of(manifest, paths, texts)
         for condition, figure in figures[decoder].items():
             print(f"{decoder:>8} {condition}: WER {100 * figure['wer']:6.2f} % CER "

@@ -238,21 +238,14 @@ class StatestreamCli:
         import scipy.io.wavfile
         path = os.path.join(self.work_dir, f"{name}.wav")
         scipy.io.wavfile.write(path, rate, np.asarray(audio, dtype=np.float32))
-        command = [self.binary, "transcribe", path, "--format", "jsonl"]
-        if self.model:
-            command += ["--model", self.model]
-        command += self.decoder_options
-        result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
-        os.remove(path)
-        if result.returncode != 0:
-            raise RuntimeError(f"`{' '.join(command)}` exited with {result.returncode}: "
-                               f"{result.stderr.strip()[:500]}")
-        return parse_transcribe_jsonl(result.stdout, " ".join(command))
+        options = (["--model", self.model] if self.model else []) + self.decoder_options
+        try:
+            return transcribe_files(self.binary, [path], options)[path]
+        finally:
+            os.remove(path)
 
 
-def parse_transcribe_jsonl(output: str, where: str = "statestream transcribe") -> str:
-    """The transcript in `statestream transcribe --format jsonl` output (StatestreamCli)."""
+def _jsonl_records(output: str, where: str) -> List[Dict]:
     records = []
     for number, line in enumerate(output.splitlines(), 1):
         if not line.strip():
@@ -262,11 +255,48 @@ def parse_transcribe_jsonl(output: str, where: str = "statestream transcribe") -
         except ValueError as error:
             raise RuntimeError(f"{where}: output line {number} is not JSON ({error}): "
                                f"{line[:200]!r}") from None
-    with_text = [r for r in records if isinstance(r, dict) and isinstance(r.get("text"), str)]
+    return [r for r in records if isinstance(r, dict)]
+
+
+def _transcript_of(records: Sequence[Dict]) -> str:
+    with_text = [r for r in records if isinstance(r.get("text"), str)]
     finals = [r["text"] for r in with_text if r.get("final") is True]
     if finals:
         return " ".join(finals)
     return with_text[-1]["text"] if with_text else ""
+
+
+def parse_transcribe_jsonl(output: str, where: str = "statestream transcribe") -> str:
+    """The transcript in `statestream transcribe --format jsonl` output (StatestreamCli)."""
+    return _transcript_of(_jsonl_records(output, where))
+
+
+FILES_PER_CALL = 200        # keeps each command line well under the kernel's argument limit
+
+
+def transcribe_files(binary: str, paths: Sequence[str], options: Sequence[str] = ()
+                     ) -> Dict[str, str]:
+    """{path: transcript} of `statestream transcribe --format jsonl OPTIONS PATH...`, many
+    files per call (one model and LM load for each call). Raises RuntimeError with the
+    command's stderr when it fails."""
+    texts: Dict[str, str] = {}
+    for start in range(0, len(paths), FILES_PER_CALL):
+        batch = list(paths[start:start + FILES_PER_CALL])
+        command = [binary, "transcribe", "--format", "jsonl", *options, *batch]
+        result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        where = " ".join(command[:4 + len(options)]) + " ..."
+        if result.returncode != 0:
+            raise RuntimeError(f"`{where}` exited with {result.returncode}: "
+                               f"{result.stderr.strip()[:400]}")
+        by_file: Dict[str, List[Dict]] = {}
+        for record in _jsonl_records(result.stdout, where):
+            # A lone file's lines belong to it even without a "file" field.
+            owner = record.get("file", batch[0] if len(batch) == 1 else None)
+            by_file.setdefault(str(owner), []).append(record)
+        for path in batch:
+            texts[path] = _transcript_of(by_file.get(path, []))
+    return texts
 
 
 def _statestream(args, work_dir: str) -> Engine:

@@ -291,8 +291,8 @@ class EngineContractTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as directory:
             binary = os.path.join(directory, "statestream")
             with open(binary, "w") as handle:
-                handle.write('#!/bin/sh\n[ $# -eq 4 ] && [ "$1" = transcribe ] && [ -f "$2" ] && '
-                             '[ "$3" = --format ] && [ "$4" = jsonl ] || exit 2\n'
+                handle.write('#!/bin/sh\n[ $# -eq 4 ] && [ "$1" = transcribe ] && '
+                             '[ "$2" = --format ] && [ "$3" = jsonl ] && [ -f "$4" ] || exit 2\n'
                              'echo \'{"text": "hello there", "final": true}\'\n')
             os.chmod(binary, os.stat(binary).st_mode | stat.S_IXUSR)
             engine = evaluate_asr.StatestreamCli(binary, None, directory)

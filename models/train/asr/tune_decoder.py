@@ -14,11 +14,10 @@ import argparse
 import itertools
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
-from typing import Dict, List, Sequence
+from typing import Dict, List
 
 import numpy as np
 
@@ -27,28 +26,10 @@ if _TRAIN_DIR not in sys.path:
     sys.path.insert(0, _TRAIN_DIR)
 
 from asr import error_rates  # noqa: E402
+from asr.evaluate_asr import transcribe_files  # noqa: E402
 from asr.export_transcriber import DEFAULT_DEV_SHARD, dev_items  # noqa: E402
 
 SAMPLE_RATE = 16000
-FILES_PER_CALL = 200        # keeps each command line well under the kernel's argument limit
-
-
-def transcribe_all(binary: str, paths: Sequence[str], options: Sequence[str]) -> Dict[str, str]:
-    """{path: final text} from `statestream transcribe --format jsonl` over paths."""
-    texts: Dict[str, str] = {}
-    for start in range(0, len(paths), FILES_PER_CALL):
-        batch = list(paths[start:start + FILES_PER_CALL])
-        command = [binary, "transcribe", "--format", "jsonl", *options, *batch]
-        result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
-        if result.returncode != 0:
-            raise SystemExit(f"`{' '.join(command[:8])} ...` exited with {result.returncode}: "
-                             f"{result.stderr.strip()[:400]}")
-        for line in result.stdout.splitlines():
-            record = json.loads(line)
-            if record.get("final"):
-                texts[record["file"]] = texts.get(record["file"], "") + " " + record["text"]
-    return {path: " ".join(text.split()) for path, text in texts.items()}
 
 
 def score(items: List[Dict], paths: List[str], texts: Dict[str, str]) -> Dict[str, Dict]:
@@ -93,8 +74,8 @@ def main(argv=None) -> int:
                                          str(weight), "--word-bonus", str(bonus)]})
         for setting in settings:
             began = time.perf_counter()
-            texts = transcribe_all(args.statestream, paths, ["--model", args.model]
-                                   + setting["options"])
+            texts = transcribe_files(args.statestream, paths, ["--model", args.model]
+                                     + setting["options"])
             setting.update(score(items, paths, texts), seconds=time.perf_counter() - began)
             setting["mean_wer"] = (setting["clean"]["wer"] + setting["noisy"]["wer"]) / 2
             results.append(setting)
