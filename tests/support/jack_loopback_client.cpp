@@ -1,6 +1,8 @@
 #include "tests/support/jack_loopback_client.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -225,7 +227,15 @@ std::vector<std::string> JackLoopbackClient::ports(const std::string& pattern) c
 }
 
 void JackLoopbackClient::connect(const std::string& source, const std::string& destination) {
-    const int result = jack_connect(client_, source.c_str(), destination.c_str());
+    // A client's ports are visible from jack_port_register() on, but JACK refuses to connect
+    // them until that client calls jack_activate(); a program under test (jalv, statestream)
+    // does both at start-up, so a refusal right after its ports appear is retried for up to
+    // 2 s before it counts.
+    int result = jack_connect(client_, source.c_str(), destination.c_str());
+    for (int attempt = 0; result != 0 && result != EEXIST && attempt < 40; ++attempt) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        result = jack_connect(client_, source.c_str(), destination.c_str());
+    }
     if (result != 0) {
         throw std::runtime_error("JACK client '" + client_name() + "': cannot connect '" + source +
                                  "' -> '" + destination + "' (jack_connect returned " +

@@ -69,7 +69,8 @@ public:
     [[nodiscard]] std::string record_port_name() const;
     // All ports whose full name matches the regular expression `pattern` ("" matches all).
     [[nodiscard]] std::vector<std::string> ports(const std::string& pattern = "") const;
-    // Connects an output port to an input port; throws with both names when JACK refuses.
+    // Connects an output port to an input port, retrying for up to 2 s while the other client
+    // is not yet active; throws with both names when JACK still refuses.
     void connect(const std::string& source, const std::string& destination);
     [[nodiscard]] std::uint32_t sample_rate_hz() const noexcept;
     [[nodiscard]] std::uint32_t period_frames() const noexcept;
