@@ -271,6 +271,8 @@ RunReport run_stream(Pipeline& pipeline, const WorkerConfig& worker_config,
             report.end = RunEnd::kFailed;
             report.detail = error.what();
         }
+        // A sink may hold its last block until finish() (AudioFileSink does).
+        report.vectors_written = sink->vectors_written();
     }
     return report;
 }

@@ -27,22 +27,35 @@ public:
     AudioFileSink(const std::filesystem::path& path, const StageShape& shape)
         : path_(path),
           writer_(path, static_cast<std::uint32_t>(shape.rate_hz), 1, audio_file_type_for(path)) {}
+    // The newest block is held back until the next one arrives: the end of the input (and so
+    // truncate_to's limit) may become known only after its padded last block was handed over,
+    // and a file is not cut shorter once written.
     void write(std::span<const float> block) override {
-        std::span<const float> kept = block;
-        if (limit_ && vectors_written_ + block.size() > *limit_) {
-            kept = block.first(static_cast<std::size_t>(*limit_ - std::min(*limit_, vectors_written_)));
-        }
-        if (!kept.empty()) writer_.write(kept);
-        vectors_written_ += kept.size();
+        write_held();
+        held_.assign(block.begin(), block.end());
     }
-    void finish() override { writer_.commit(); }
+    void finish() override {
+        write_held();
+        writer_.commit();
+    }
     void truncate_to(std::uint64_t vectors) override { limit_ = vectors; }
     [[nodiscard]] std::string describe() const override { return path_.string(); }
 
 private:
+    void write_held() {
+        std::span<const float> kept(held_);
+        if (limit_ && vectors_written_ + kept.size() > *limit_) {
+            kept = kept.first(static_cast<std::size_t>(*limit_ - std::min(*limit_, vectors_written_)));
+        }
+        if (!kept.empty()) writer_.write(kept);
+        vectors_written_ += kept.size();
+        held_.clear();
+    }
+
     std::filesystem::path path_;
     AudioFileWriter writer_;
     std::optional<std::uint64_t> limit_;
+    std::vector<float> held_;
 };
 
 // Vectors as text: "time_s,v0,v1,...", the time of the vector's end (when it could be known).
