@@ -1,5 +1,5 @@
-// `statestream bench ssm|dsp|engine|enhance|transcribe`: speed of the SSM core, the signal
-// front-ends, the runtime and the two speech chains, each with ratios against baselines
+// `statestream bench ssm|dsp|engine|enhance|transcribe|forecast|batch`: speed of the SSM core, the
+// signal front-ends, the runtime, the two speech chains, the tick forecaster and batches of files, each with ratios against baselines
 // measured in the same run. Benchmarks never pass or fail; they print.
 
 #include <functional>
@@ -9,9 +9,11 @@
 #include "apps/model_search.hpp"
 #include "apps/subcommand.hpp"
 #include "apps/transcriber_setup.hpp"
+#include "bench/bench_batch.hpp"
 #include "bench/bench_dsp.hpp"
 #include "bench/bench_engine.hpp"
 #include "bench/bench_enhance.hpp"
+#include "bench/bench_forecast.hpp"
 #include "bench/bench_ssm.hpp"
 #include "bench/bench_transcribe.hpp"
 #include "engine/io/audio_file.hpp"
@@ -110,6 +112,90 @@ Subcommand add_bench_command(CLI::App& parent) {
                              "Only replay the input through the live transcript sink with the default "
                              "decoder (--lm, --beam), untimed: each partial and final as a JSON line "
                              "with the input time (at_s) of the step that fired it");
+
+    // No --seconds: its work is sized in streams and ticks, so every row sees the same ticks.
+    auto forecast = std::make_shared<bench::ForecastBenchOptions>();
+    CLI::App* forecast_cli = cli->add_subcommand(
+        "forecast",
+        "The tick forecaster, STAC-ML style: CPU time per step (p50, p99, max) at 1 and N streams, "
+        "model throughput in stream-ticks/s batched over streams on oneTBB vs one stream-tick at a "
+        "time in the same run, end to end (parse, forecast, format), memory per stream, and the "
+        "batched forecasts' largest difference from the one-at-a-time ones.");
+    forecast_cli->add_option("--model", forecast->model_path,
+                             "Forecasting model file (default: the shipped one)");
+    forecast_cli->add_option("--streams", forecast->streams, "N: streams in the multi-stream rows")
+        ->check(CLI::Range(2, 65536))
+        ->capture_default_str();
+    forecast_cli->add_option("--ticks", forecast->ticks, "Ticks per stream")
+        ->check(CLI::Range(10, 10000000))
+        ->capture_default_str();
+    forecast_cli->add_option("--threads", forecast->threads, "oneTBB threads of the batched row (0: every core)")
+        ->check(CLI::Range(0, 1024))
+        ->capture_default_str();
+    forecast_cli->add_flag("--json", forecast->json,
+                           "One JSON object (statestream.bench.forecast/1) instead of the tables");
+    runs->emplace_back(forecast_cli, [forecast] {
+        if (forecast->model_path.empty()) {
+            forecast->model_path = find_shipped_model("forecaster.safetensors").string();
+        }
+        try {
+            return bench::run_forecast_bench(*forecast);
+        } catch (const std::invalid_argument& error) {  // not a forecaster: exit 2
+            throw BadInputError(error.what());
+        }
+    });
+
+    // No --seconds: every row processes all the files, so the rows compare the same work.
+    auto batch = std::make_shared<bench::BatchBenchOptions>();
+    auto batch_decoder = std::make_shared<DecoderOptions>();
+    CLI::App* batch_cli = cli->add_subcommand(
+        "batch",
+        "Many files as `statestream batch` runs them: aggregate speed (x real time, all jobs together) "
+        "for enhance and transcribe, the model stepped per hop vs run over chunks with forward(), on "
+        "one job and on every core, over the same files in the same run; and whether both ways wrote "
+        "the same outputs.");
+    runs->emplace_back(batch_cli, [batch, batch_decoder] {
+        if (batch->enhancer_path.empty()) {
+            batch->enhancer_path = find_shipped_model("enhancer.safetensors").string();
+        }
+        if (batch->transcriber_path.empty()) {
+            batch->transcriber_path = find_shipped_model(kShippedTranscriber).string();
+        }
+        // The decoder `statestream batch transcribe` would pick for this model and these options.
+        batch->choose_decoder = [model_path = batch->transcriber_path,
+                                 batch_decoder](const models::SsmModel& model) {
+            DecoderChoice choice = choose_decoder(*batch_decoder, model, model_path);
+            return bench::BatchBenchDecoder{choice.description, std::move(choice.make)};
+        };
+        try {
+            return bench::run_batch_bench(*batch);
+        } catch (const std::invalid_argument& error) {  // a model of the wrong task: exit 2
+            throw BadInputError(error.what());
+        } catch (const engine::AudioFileError& error) {  // input not audio: exit 2
+            throw BadInputError(error.what());
+        }
+    });
+    batch_cli->add_option("--files", batch->files, "Files per task (slices of the input)")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
+    batch_cli->add_option("--file-seconds", batch->file_seconds, "Length of each file")
+        ->check(CLI::Range(0.1, 3600.0))
+        ->capture_default_str();
+    batch_cli->add_option("--jobs", batch->jobs, "Jobs of the many-jobs rows (default: every core)")
+        ->check(CLI::Range(1, 1024));
+    batch_cli->add_option("--task", batch->tasks, "enhance, transcribe or both")
+        ->check(CLI::IsMember({"enhance", "transcribe", "both"}))
+        ->capture_default_str();
+    batch_cli->add_option("--enhancer", batch->enhancer_path, "Enhancer model (default: the shipped one)");
+    batch_cli->add_option("--transcriber", batch->transcriber_path,
+                          "Transcriber model (default: the shipped one)");
+    batch_cli->add_option("--enhance-input", batch->enhance_input,
+                          "Audio the enhance files are cut from (default: data/audio/noisy_speech_48k.wav)")
+        ->check(CLI::ExistingFile);
+    batch_cli->add_option("--transcribe-input", batch->transcribe_input,
+                          "Audio the transcribe files are cut from (default: data/audio/speech_16k.wav)")
+        ->check(CLI::ExistingFile);
+    add_decoder_options(*batch_cli, *batch_decoder);
 
     return {cli, [runs]() {
                 int status = 0;

@@ -35,10 +35,8 @@ int main(int argc, char** argv) {
     std::vector<statestream::apps::Subcommand> subcommands = {
         statestream::apps::add_enhance_command(cli),
         statestream::apps::add_transcribe_command(cli),
-        add_planned_command(cli, "forecast", "Quantile forecasts for many sensor or market-tick "
-                            "streams at once.", "the forecasting model"),
-        add_planned_command(cli, "batch", "Enhance or transcribe many files on all cores, "
-                            "resumable.", "batch processing"),
+        statestream::apps::add_forecast_command(cli),
+        statestream::apps::add_batch_command(cli),
         statestream::apps::add_run_command(cli),
         statestream::apps::add_bench_command(cli),
         statestream::apps::add_devices_command(cli),

@@ -21,8 +21,10 @@ Subcommand add_bench_command(CLI::App& parent);
 Subcommand add_run_command(CLI::App& parent);
 Subcommand add_enhance_command(CLI::App& parent);
 Subcommand add_transcribe_command(CLI::App& parent);
-// forecast, batch: registered with their help text; running one
-// says plainly that this build does not have it yet.
+Subcommand add_forecast_command(CLI::App& parent);
+Subcommand add_batch_command(CLI::App& parent);
+// A subcommand whose engine has not landed yet: registered with its help text; running it says
+// plainly that this build does not have it yet.
 Subcommand add_planned_command(CLI::App& parent, const char* name, const char* description,
                                const char* arriving_with);
 

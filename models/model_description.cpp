@@ -75,6 +75,19 @@ public:
         return object.contains(field) ? integer(object, where, field, low, high) : absent;
     }
 
+    // A finite number with `accept` true, or a failure naming the range `range`.
+    template <typename Accept>
+    double number(const Json& object, const std::string& where, const char* field,
+                  Accept accept, const char* range) const {
+        const std::string path = where + "." + field;
+        const auto it = object.find(field);
+        if (it == object.end()) fail(path, "is missing.");
+        if (!it->is_number() || !std::isfinite(it->get<double>()) || !accept(it->get<double>())) {
+            fail(path, "is " + it->dump() + ", expected a number " + range + ".");
+        }
+        return it->get<double>();
+    }
+
     std::string string_field(const Json& object, const std::string& where, const char* field,
                              bool required) const {
         const auto it = object.find(field);
@@ -253,6 +266,76 @@ Recipe parse_recipe(const MetadataReader& reader) {
     return recipe;
 }
 
+// "forecast": docs/forecast.md, the table of fields and their ranges.
+ForecastSpec parse_forecast(const MetadataReader& reader) {
+    const Json doc = reader.document("forecast");
+    const std::string where = "forecast";
+    ForecastSpec spec;
+    const auto version = doc.find("version");
+    if (version == doc.end()) reader.fail("forecast.version", "is missing.");
+    if (*version != kForecastSpecVersion) {
+        reader.fail("forecast.version", "is " + version->dump() + "; this build reads version " +
+                                            std::to_string(kForecastSpecVersion) +
+                                            " (docs/forecast.md). Use a matching statestream or "
+                                            "re-export the model.");
+    }
+    spec.version = kForecastSpecVersion;
+    spec.horizon = reader.integer(doc, where, "horizon", 1, kForecastMaxHorizon);
+
+    const auto quantiles = doc.find("quantiles");
+    if (quantiles == doc.end()) reader.fail("forecast.quantiles", "is missing.");
+    const auto quantiles_ok = [&] {
+        if (!quantiles->is_array() || quantiles->size() != kForecastQuantiles) return false;
+        for (std::size_t k = 0; k < kForecastQuantiles; ++k) {
+            const Json& q = (*quantiles)[k];
+            if (!q.is_number() || !(q.get<double>() > 0.0) || !(q.get<double>() < 1.0)) return false;
+            if (k > 0 && !(q.get<double>() > (*quantiles)[k - 1].get<double>())) return false;
+            spec.quantiles[k] = q.get<double>();
+        }
+        return spec.quantiles[1] == 0.5;
+    };
+    if (!quantiles_ok()) {
+        reader.fail("forecast.quantiles", "is " + quantiles->dump() + ", expected three levels "
+                                          "strictly increasing in (0, 1) with the middle one 0.5, "
+                                          "e.g. [0.1, 0.5, 0.9].");
+    }
+
+    const auto positive = [](double v) { return v > 0.0; };
+    const auto non_negative = [](double v) { return v >= 0.0; };
+    spec.scale_tau = reader.number(doc, where, "scale_tau", positive, "> 0 (ticks)");
+    spec.level_tau = reader.number(doc, where, "level_tau", positive, "> 0 (ticks)");
+    spec.dt_tau = reader.number(doc, where, "dt_tau", positive, "> 0 (ticks)");
+    spec.max_season = reader.integer(doc, where, "max_season", 0, kForecastMaxSeason);
+    spec.adapt_offset_rate = reader.number(doc, where, "adapt_offset_rate", non_negative, ">= 0");
+    spec.adapt_width_rate = reader.number(doc, where, "adapt_width_rate", non_negative, ">= 0");
+    spec.coverage = reader.number(doc, where, "coverage", [](double v) { return v > 0.0 && v < 1.0; },
+                                  "in (0, 1)");
+    return spec;
+}
+
+// The shapes docs/forecast.md fixes: six ticks-v1 features in, three quantiles per horizon out.
+void check_forecast_shapes(const MetadataReader& reader, const ModelDescription& description) {
+    const Architecture& arch = description.architecture;
+    if (description.frontend.type != FrontendType::kTicks) {
+        reader.fail("frontend.type", "is \"" + std::string(frontend_type_name(description.frontend.type)) +
+                                         "\"; a forecasting model reads ticks: {\"type\": \"ticks\"} "
+                                         "(docs/forecast.md).");
+    }
+    if (arch.input_dim != kForecastInputDim) {
+        reader.fail("architecture.input_dim", "is " + std::to_string(arch.input_dim) + "; a forecasting "
+                                              "model reads the " + std::to_string(kForecastInputDim) +
+                                              " ticks-v1 features (docs/forecast.md).");
+    }
+    const std::uint64_t want = std::uint64_t{kForecastQuantiles} * description.forecast.horizon;
+    if (arch.output_dim != want) {
+        reader.fail("architecture.output_dim", "is " + std::to_string(arch.output_dim) + " but "
+                                               "forecast.horizon is " +
+                                               std::to_string(description.forecast.horizon) +
+                                               "; the quantile head needs 3 * horizon = " +
+                                               std::to_string(want) + " outputs.");
+    }
+}
+
 }  // namespace
 
 std::string_view task_name(Task task) noexcept {
@@ -324,6 +407,10 @@ ModelDescription parse_model_description(const std::map<std::string, std::string
     description.recipe = parse_recipe(reader);
     if (description.task == Task::kTranscribe) {
         description.labels = parse_labels(reader, description.architecture.output_dim);
+    }
+    if (description.task == Task::kForecast) {
+        description.forecast = parse_forecast(reader);
+        check_forecast_shapes(reader, description);
     }
     if (description.frontend.type == FrontendType::kLogMel &&
         description.frontend.n_bands != description.architecture.input_dim) {

@@ -3,6 +3,7 @@
 // front-end, architecture and training recipe. Safetensors metadata values are strings, so the
 // structured entries are JSON documents stored as strings (docs/model_format.md).
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -47,6 +48,28 @@ struct Recipe {
     std::uint64_t seed = 0;
 };
 
+// Forecasting models only: metadata key "forecast", the contract of docs/forecast.md (features
+// ticks-v1, quantile head, online adaptation). Every field is required there; all 0 for other
+// tasks.
+inline constexpr int kForecastSpecVersion = 1;
+inline constexpr std::uint32_t kForecastInputDim = 6;      // the six ticks-v1 features
+inline constexpr std::uint32_t kForecastQuantiles = 3;     // q10, q50, q90 per horizon
+inline constexpr std::uint32_t kForecastMaxHorizon = 256;
+inline constexpr std::uint32_t kForecastMaxSeason = 1024;
+
+struct ForecastSpec {
+    std::uint32_t version = 0;
+    std::uint32_t horizon = 0;                   // H: horizons 1..H, in ticks of the stream
+    std::array<double, kForecastQuantiles> quantiles{};  // strictly increasing, middle 0.5
+    double scale_tau = 0.0;                      // ticks, of the difference scale
+    double level_tau = 0.0;                      // ticks, of the level mean
+    double dt_tau = 0.0;                         // ticks, of the mean log time step
+    std::uint32_t max_season = 0;                // largest season P a stream may be given
+    double adapt_offset_rate = 0.0;              // eta_b
+    double adapt_width_rate = 0.0;               // eta_g
+    double coverage = 0.0;                       // target coverage of [q10, q90]
+};
+
 struct ModelDescription {
     int format_version = kModelFormatVersion;
     Task task = Task::kTest;
@@ -56,6 +79,8 @@ struct ModelDescription {
     // Transcription models: what each output means, index 0 the CTC blank (""), one entry per
     // output. Empty for other tasks.
     std::vector<std::string> labels;
+    // Forecasting models: the "forecast" entry. Zero for other tasks.
+    ForecastSpec forecast;
 };
 
 // Thread: setup. Reads and range-checks every field; throws ModelFileError that names `source`,

@@ -24,6 +24,8 @@ packages=(
   python3-numpy python3-scipy
   # the forecaster's classical baselines (ETS, ARIMA) in models/train/forecast/backtest.py
   python3-statsmodels
+  # `statestream forecast --plot` and scripts/plot_forecast.py draw forecasts with matplotlib
+  python3-matplotlib
   # the enhancer's baseline: speexdsp's denoiser, in its quality script and tests (ctypes) and
   # in `statestream bench enhance` (linked)
   libspeexdsp1 libspeexdsp-dev

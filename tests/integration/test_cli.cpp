@@ -65,15 +65,6 @@ TEST_CASE("CLI: usage errors exit 2", "[integration][cli]") {
     }
 }
 
-TEST_CASE("CLI: subcommands not built yet fail honestly with exit 1", "[integration][cli]") {
-    for (const char* name : {"forecast", "batch"}) {
-        INFO("subcommand " << name);
-        const auto r = run({name, "input.wav"});
-        CHECK(r.exit_code == 1);
-        CHECK_THAT(r.err, Contains("not built yet"));
-    }
-}
-
 TEST_CASE("CLI: bench needs a benchmark name and lists ssm, dsp and engine", "[integration][cli]") {
     CHECK(run({"bench"}).exit_code == 2);
     CHECK(run({"bench", "nonexistent"}).exit_code == 2);

@@ -2,8 +2,15 @@
 // reads its weights from memory once per block of rows rather than once per step; four
 // independent accumulators keep the FMA units busy. Compiled with -mavx2 -mfma in this file
 // only; chosen at load on CPUs that have both.
+//
+// A row's result must not depend on how many rows share the call (one stream's step, or the
+// stream inside a batched step: engine/forecast compares them bit for bit). So every path sums
+// in the same order, and the scalar tails use std::fma explicitly: written as `s += w * x`,
+// GCC contracts some loops into FMAs and vectorises others without, and the bits differ.
 
 #include <immintrin.h>
+
+#include <cmath>
 
 #include "models/cpu/x86/horizontal_sum.hpp"
 #include "models/cpu/dense.hpp"
@@ -38,15 +45,21 @@ void single_row(const float* weight, std::span<const float> bias, std::size_t in
             a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + i), xv, a2);
             a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + i), xv, a3);
         }
-        // hadd pairs within each 128-bit half: lanes end as (s0 s1 s2 s3) low and high parts.
-        const __m256 pairs = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+        // The four sums reduced together, in horizontal_sum()'s order exactly (halves, then
+        // lanes 0+2 and 1+3, then those two), so a stream's step gives the same bits alone as in
+        // a group of four rows of a batched step; the batched forecaster relies on it.
+        __m128 p0 = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps(a0, 1));
+        __m128 p1 = _mm_add_ps(_mm256_castps256_ps128(a1), _mm256_extractf128_ps(a1, 1));
+        __m128 p2 = _mm_add_ps(_mm256_castps256_ps128(a2), _mm256_extractf128_ps(a2, 1));
+        __m128 p3 = _mm_add_ps(_mm256_castps256_ps128(a3), _mm256_extractf128_ps(a3, 1));
+        _MM_TRANSPOSE4_PS(p0, p1, p2, p3);  // p0 = lane 0 of each sum, p1 = lane 1, ...
         alignas(16) float sums[4];
-        _mm_store_ps(sums, _mm_add_ps(_mm256_castps256_ps128(pairs), _mm256_extractf128_ps(pairs, 1)));
+        _mm_store_ps(sums, _mm_add_ps(_mm_add_ps(p0, p2), _mm_add_ps(p1, p3)));
         for (std::size_t i = vector_end; i < in_dim; ++i) {
-            sums[0] += w0[i] * x[i];
-            sums[1] += w1[i] * x[i];
-            sums[2] += w2[i] * x[i];
-            sums[3] += w3[i] * x[i];
+            sums[0] = std::fma(w0[i], x[i], sums[0]);
+            sums[1] = std::fma(w1[i], x[i], sums[1]);
+            sums[2] = std::fma(w2[i], x[i], sums[2]);
+            sums[3] = std::fma(w3[i], x[i], sums[3]);
         }
         for (std::size_t k = 0; k < 4; ++k) y[o + k] = sums[k] + (bias.empty() ? 0.0f : bias[o + k]);
     }
@@ -57,7 +70,7 @@ void single_row(const float* weight, std::span<const float> bias, std::size_t in
             a = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a);
         }
         float s = horizontal_sum(a);
-        for (std::size_t i = vector_end; i < in_dim; ++i) s += w[i] * x[i];
+        for (std::size_t i = vector_end; i < in_dim; ++i) s = std::fma(w[i], x[i], s);
         y[o] = s + (bias.empty() ? 0.0f : bias[o]);
     }
 }
@@ -93,10 +106,10 @@ void linear_avx2(std::span<const float> weight, std::span<const float> bias, std
                 float s0 = horizontal_sum(a0), s1 = horizontal_sum(a1);
                 float s2 = horizontal_sum(a2), s3 = horizontal_sum(a3);
                 for (std::size_t i = vector_end; i < in_dim; ++i) {
-                    s0 += w[i] * x0[i];
-                    s1 += w[i] * x1[i];
-                    s2 += w[i] * x2[i];
-                    s3 += w[i] * x3[i];
+                    s0 = std::fma(w[i], x0[i], s0);
+                    s1 = std::fma(w[i], x1[i], s1);
+                    s2 = std::fma(w[i], x2[i], s2);
+                    s3 = std::fma(w[i], x3[i], s3);
                 }
                 y[t * y_stride + o] = s0 + b;
                 y[(t + 1) * y_stride + o] = s1 + b;

@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""unittest checks of the stream forecaster's reference: the batched features equal the
+sequential ones bit for bit, the rules of docs/forecast.md on hand-made ticks, quantiles that
+never cross, the online adaptation on a hand-made stream, the golden fixture reproducible, a
+CPU training smoke run that lowers the validation loss, and the export and backtest engine.
+
+    /usr/bin/python3 models/train/forecast/test_forecaster.py     # about 30 s on one core
+"""
+import json
+import math
+import os
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from forecast import make_forecast_fixture  # noqa: E402
+from forecast.dataset import load_pool, make_batch, time_to_ns  # noqa: E402
+from forecast.features import TickFeatures, batch_features  # noqa: E402
+from forecast.forecaster import (FORECAST_SPEC, Adaptation, StreamingForecaster,  # noqa: E402
+                                 head_numpy, pinball_loss, quantile_head)
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+SECOND = 10 ** 9
+
+
+def f32(value: float) -> float:
+    return float(np.float32(value))
+
+
+def scale(last: float, s2: float) -> float:
+    return math.sqrt(s2 + (0.001 * last) ** 2 + 1e-12)
+
+
+def random_streams(seed: int, batch: int, length: int):
+    """Streams with what the engine meets: leading and inner gaps, equal and irregular times,
+    epoch-sized times, constant stretches, level jumps, very different scales."""
+    rng = np.random.default_rng(seed)
+    steps = rng.gamma(0.7, 1.0, size=(batch, length)) * SECOND
+    steps[rng.random((batch, length)) < 0.03] = 0.0                # equal timestamps
+    steps[rng.random((batch, length)) < 0.01] *= 1000.0            # long pauses
+    times = np.cumsum(steps.astype(np.int64), axis=1)
+    times[::2] += 1_700_000_000 * SECOND                           # near 2023 in epoch ns
+    values = np.cumsum(rng.normal(size=(batch, length)), axis=1)
+    values += 5.0 * np.sin(2 * math.pi * np.arange(length) / 7.0)
+    values[:, 40:50] = values[:, 40:41]                            # constant stretch
+    values[rng.random((batch, length)) < 0.1] = np.nan
+    values[:, :3] = np.nan                                         # no value yet
+    values[0, 60:140] = np.nan                                     # gap longer than a season
+    values[1, 100] += 1e4                                          # a jump past every clamp
+    values *= 10.0 ** rng.uniform(-3, 4, size=(batch, 1))
+    values[batch - 1] += 1e5                                       # the relative floor matters
+    return times, values
+
+
+class FeaturesTest(unittest.TestCase):
+    def test_sequential_equals_batched(self):
+        seasons = np.array([0, 2, 4, 7, 12, 64, 0, 5])
+        times, values = random_streams(7, seasons.size, 300)
+        batch = batch_features(times, values, seasons, FORECAST_SPEC)
+        for row, season in enumerate(seasons):
+            stream = TickFeatures(FORECAST_SPEC)
+            for t in range(values.shape[1]):
+                x, anchors, sigma = stream.step(int(times[row, t]), values[row, t], season)
+                where = f"stream {row} (season {season}) tick {t}"
+                self.assertTrue(np.array_equal(x, batch.x[row, t]),
+                                f"{where}: x {x} vs batched {batch.x[row, t]}")
+                self.assertEqual(anchors is None, not batch.has_last[row, t], where)
+                if anchors is not None:
+                    self.assertTrue(np.array_equal(anchors, batch.anchors[row, t]), where)
+                    self.assertEqual(sigma, batch.sigma[row, t], where)
+        self.assertGreater(batch.x[:, :, 5].sum(), 1000)   # seasons were usable, not skipped
+
+    def test_padding_changes_nothing_before_it(self):
+        times, values = random_streams(8, 2, 120)
+        full = batch_features(times, values, np.array([4, 0]), FORECAST_SPEC)
+        cut = values.copy()
+        cut[0, 70:] = np.nan
+        padded = batch_features(times, cut, np.array([4, 0]), FORECAST_SPEC)
+        self.assertTrue(np.array_equal(full.x[0, :70], padded.x[0, :70]))
+        self.assertTrue(np.array_equal(full.anchors[0, :70], padded.anchors[0, :70],
+                                       equal_nan=True))
+
+    def test_rules_by_hand(self):
+        stream = TickFeatures(FORECAST_SPEC)
+        x, anchors, sigma = stream.step(0, math.nan, 2)
+        self.assertEqual(list(x), [0, 0, 0, 1, 0, 0])            # a gap before any value
+        self.assertIsNone(anchors)
+        x, anchors, sigma = stream.step(SECOND, 10.0, 2)
+        self.assertEqual(list(x), [0, 0, 0, 0, 0, 0])            # first value, first step
+        self.assertEqual(sigma, scale(10.0, 0.0))
+        self.assertTrue(np.all(anchors == 10.0))                  # ago(2) is NaN: no season
+        x, anchors, sigma = stream.step(2 * SECOND, 10.5, 2)
+        sigma_before = scale(10.0, 0.0)
+        self.assertEqual(x[0], np.float32(min(0.5 / sigma_before, 8) / 2))   # clamped at 8
+        self.assertEqual(x[1], np.float32(min(0.5 / sigma_before, 30) / 10))
+        self.assertEqual(x[2], 0.0)                               # the first step sets ld
+        self.assertEqual(x[5], 0.0)                               # ago(2) is the gap's NaN
+        self.assertEqual(sigma, scale(10.5, f32(0.25)))
+        x, anchors, sigma = stream.step(2 * SECOND, 11.0, 2)      # equal timestamps
+        self.assertEqual(x[2], np.float32(max(math.log(1e-9) - 0.0, -5) / 2))
+        self.assertEqual(x[5], 1.0)                               # ago(2) = 10.0 now
+        self.assertEqual(x[4], np.float32((10.5 - 10.0) / sigma / 10))
+        # b_h = last + ago(2 - j) - ago(2), j = 1, 2, 1, 2, ...
+        self.assertEqual(anchors[0], 11.0 + (10.5 - 10.0))
+        self.assertEqual(anchors[1], 11.0 + (11.0 - 10.0))
+        self.assertEqual(anchors[2], anchors[0])
+        x, _, _ = stream.step(3 * SECOND, math.nan, 2)            # a gap after values
+        self.assertEqual((x[0], x[3]), (0.0, 1.0))
+        self.assertEqual(x[1], np.float32((stream.last - stream.m) / scale(stream.last,
+                                                                           stream.s2) / 10))
+
+    def test_season_is_checked(self):
+        with self.assertRaises(ValueError):
+            TickFeatures(FORECAST_SPEC).step(0, 1.0, 1)
+        with self.assertRaises(ValueError):
+            TickFeatures(FORECAST_SPEC).step(0, 1.0, FORECAST_SPEC["max_season"] + 1)
+
+
+class HeadTest(unittest.TestCase):
+    def test_quantiles_never_cross(self):
+        generator = torch.Generator().manual_seed(1)
+        outputs = torch.randn(64, 3 * FORECAST_SPEC["horizon"], generator=generator,
+                              dtype=torch.float64) * 30
+        z = quantile_head(outputs)
+        self.assertTrue(bool(torch.all(z[..., 0] <= z[..., 1])))
+        self.assertTrue(bool(torch.all(z[..., 1] <= z[..., 2])))
+        rng = np.random.default_rng(2)
+        adaptation = Adaptation(FORECAST_SPEC)
+        for row in outputs.numpy():
+            zn = head_numpy(row)
+            self.assertTrue(np.all(np.isfinite(zn)))
+            # torch's softplus returns x itself above 20, 2e-9 short of log(1 + e^x)
+            self.assertTrue(np.allclose(zn, quantile_head(torch.from_numpy(row)).numpy(),
+                                        rtol=0, atol=1e-8))
+            adaptation.offset = rng.uniform(-10, 10, zn.shape[0])
+            adaptation.log_width = rng.uniform(-2, 2, zn.shape[0])
+            adapted = adaptation.apply(zn)
+            self.assertTrue(np.all(adapted[:, 0] <= adapted[:, 1]))
+            self.assertTrue(np.all(adapted[:, 1] <= adapted[:, 2]))
+
+    def test_pinball_loss(self):
+        z = torch.tensor([[[-1.0, 0.0, 1.0]]])
+        target = torch.tensor([[2.0]])
+        mask = torch.tensor([[True]])
+        # errors 3, 2, 1 under q 0.1, 0.5, 0.9: all under-forecasts, cost q * error
+        want = (0.1 * 3 + 0.5 * 2 + 0.9 * 1) / 3
+        self.assertAlmostEqual(float(pinball_loss(z, target, mask)), want, places=6)
+        self.assertEqual(float(pinball_loss(z, target, ~mask)), 0.0)
+
+
+class ConstantModel(torch.nn.Module):
+    """Outputs the same o every tick: the head and adaptation can then be computed by hand."""
+
+    def __init__(self, outputs):
+        super().__init__()
+        self.outputs = torch.tensor(outputs, dtype=torch.float64)
+        self.unused = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+
+    def initial_state(self, dtype):
+        return None
+
+    def step(self, x, state):
+        return self.outputs.clone(), state
+
+
+class AdaptationTest(unittest.TestCase):
+    def setUp(self):
+        self.spec = dict(FORECAST_SPEC, horizon=2)
+        self.half = math.log(2.0)   # softplus(0): z10 = -ln 2, z90 = +ln 2
+
+    def test_hand_made_stream(self):
+        stream = StreamingForecaster(ConstantModel([0.0] * 6), self.spec, season=0)
+        eta = 0.05
+        q0 = stream.step(0, 10.0)
+        s0 = scale(10.0, 0.0)
+        self.assertTrue(np.allclose(q0, [[10 - s0 * self.half, 10, 10 + s0 * self.half]] * 2))
+
+        q1 = stream.step(SECOND, 10.02)
+        # h = 1 scores tick 0's forecast; nothing was made 2 ticks ago
+        off1 = f32(eta * min((10.02 - 10.0) / s0, 3))
+        g1 = f32(eta * (1 - 0.2))                   # 10.02 is above q90 = 10 + 0.007
+        self.assertEqual(list(stream.adaptation.offset), [off1, 0.0])
+        self.assertEqual(list(stream.adaptation.log_width), [g1, 0.0])
+        s1 = scale(f32(10.02), f32(0.02 ** 2))
+        self.assertAlmostEqual(s1, stream.sigma, places=12)
+        last = f32(10.02)
+        want_h1 = [last + s1 * (off1 - math.exp(g1) * self.half), last + s1 * off1,
+                   last + s1 * (off1 + math.exp(g1) * self.half)]
+        want_h2 = [last - s1 * self.half, last, last + s1 * self.half]
+        self.assertTrue(np.allclose(q1, [want_h1, want_h2], rtol=0, atol=1e-12))
+
+        q2 = stream.step(2 * SECOND, math.nan)      # a gap: no scoring, but a forecast
+        self.assertEqual(list(stream.adaptation.offset), [off1, 0.0])
+        self.assertTrue(np.allclose(q2, q1, rtol=0, atol=1e-12))
+
+        stream.step(3 * SECOND, 100.0)
+        # h = 1 scores the gap tick's forecast, h = 2 tick 1's: both far below 100
+        self.assertEqual(stream.adaptation.offset[0], f32(off1 + eta * 3))
+        self.assertEqual(stream.adaptation.offset[1], f32(eta * 3))
+        self.assertEqual(stream.adaptation.log_width[0], f32(g1 + eta * 0.8))
+        self.assertEqual(stream.adaptation.log_width[1], f32(eta * 0.8))
+
+    def test_clamps_and_no_adapt(self):
+        adaptation = Adaptation(self.spec)
+        forecast = np.array([[-1.0, 0.0, 1.0]] * 2)
+        for _ in range(400):                         # far above q90 every tick
+            adaptation.observe(1e6)
+            adaptation.remember(forecast, 1.0)
+        self.assertTrue(np.all(adaptation.offset == 10.0))
+        self.assertTrue(np.all(adaptation.log_width == 2.0))
+        for _ in range(600):                         # exactly at q50: inside every time
+            adaptation.observe(0.0)
+            adaptation.remember(forecast, 1.0)
+        self.assertTrue(np.all(adaptation.offset == 10.0))   # (v - q50) = 0 moves nothing
+        self.assertTrue(np.all(adaptation.log_width == -2.0))
+        off = Adaptation(self.spec, enabled=False)
+        for _ in range(10):
+            off.observe(1e6)
+            off.remember(forecast, 1.0)
+        self.assertTrue(np.all(off.offset == 0) and np.all(off.log_width == 0))
+
+    def test_no_adapt_is_the_plain_head(self):
+        outputs = np.linspace(-2, 2, 6)
+        stream = StreamingForecaster(ConstantModel(outputs), self.spec, adapt=False)
+        for k, v in enumerate([5.0, 7.0, math.nan, 1.0, 9.0]):
+            q = stream.step(k * SECOND, v)
+            plain = stream.anchors[:, None] + stream.sigma * head_numpy(outputs)
+            self.assertTrue(np.array_equal(q, plain))
+
+
+class FixtureTest(unittest.TestCase):
+    def test_committed_fixture_is_what_the_reference_computes(self):
+        directory = os.path.join(REPO, "data", "fixtures")
+        self.assertEqual(make_forecast_fixture.check(directory), 0)
+        total = sum(os.path.getsize(os.path.join(directory, name)) for name in
+                    (make_forecast_fixture.MODEL_FILE, make_forecast_fixture.IO_FILE))
+        self.assertLess(total, 300 * 1024)
+
+    def test_rerun_gives_identical_bytes(self):
+        contents = []
+        for _ in range(2):
+            with tempfile.TemporaryDirectory() as directory:
+                paths = make_forecast_fixture.write(directory)
+                contents.append([open(p, "rb").read() for p in paths])
+        self.assertEqual(contents[0], contents[1])
+
+
+class TrainingTest(unittest.TestCase):
+    def test_batches_are_seeded(self):
+        pool = load_pool(synthetic_count=4)
+        first = make_batch(pool, np.random.default_rng([1, 5]), 4, 64)
+        again = make_batch(pool, np.random.default_rng([1, 5]), 4, 64)
+        for key in first:
+            self.assertTrue(np.array_equal(first[key], again[key]), key)
+        self.assertTrue(np.all(np.abs(first["target"]) <= 50))
+        self.assertTrue(first["mask"].any())
+
+    def test_time_to_ns(self):
+        self.assertEqual(list(time_to_ns(np.array([1949.083333, 0.5, 17000.0]))),
+                         [1949083333000, 500000000, 17000 * SECOND])
+
+    def test_smoke_run_lowers_loss_and_exports(self):
+        from forecast import export_forecaster, model_engine, train
+        with tempfile.TemporaryDirectory() as directory:
+            train.main(["--steps", "20", "--batch", "16", "--crop", "64", "--warmup", "5",
+                        "--synthetic-count", "8", "--val-crops", "32", "--val-every", "0",
+                        "--log-every", "10", "--device", "cpu", "--out", directory])
+            with open(os.path.join(directory, "log.json"), encoding="utf-8") as handle:
+                log = json.load(handle)
+            first, last = log["validation"][0], log["validation"][-1]
+            self.assertEqual(last["step"], 20)
+            for name in ("real", "synthetic"):
+                self.assertLess(last[name]["pinball"], first[name]["pinball"], name)
+            path = os.path.join(directory, "forecaster.safetensors")
+            export_forecaster.main(["--checkpoint", os.path.join(directory, "checkpoint.pt"),
+                                    "--out", path])
+            model_engine.configure(path)
+            times = np.arange(60, dtype=np.float64) / 12 + 1990
+            values = 100 + 10 * np.sin(np.arange(60) * 2 * math.pi / 12)
+            engine = model_engine.make_engine(times[:50], values[:50], 12, 12)
+            first_forecast = engine.forecast()
+            self.assertEqual(first_forecast.shape, (12, 3))
+            engine.observe(times[50], values[50])
+            self.assertFalse(np.array_equal(first_forecast, engine.forecast()))
+            model_engine.configure()
+
+
+if __name__ == "__main__":
+    unittest.main()
