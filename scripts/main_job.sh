@@ -92,6 +92,115 @@ print(f"   live streams per core with {streams['decoder']}: {streams['max_stream
 PY
 
 echo
+echo "== forecasting: four monthly series as interleaved tick streams (gas and FrozenJuice.price held out, AirPassengers and DutchSales trained on)"
+# One season for every stream of a run, so all four are monthly (season 12). Timestamps are the
+# series' decimal years written as integer nanoseconds, as training converted them (round(t * 1e9),
+# models/train/forecast/dataset.py): only the time steps reach the model, so the unit is free.
+ticks="$out/forecast_ticks.csv"
+/usr/bin/python3 - "$ticks" gas FrozenJuice.price AirPassengers DutchSales <<'PY'
+import sys
+sys.path.insert(0, "models/train")
+from forecast.dataset import time_to_ns
+from forecast.real_series import load_series
+path, names = sys.argv[1], sys.argv[2:]
+ticks = []
+for name in names:
+    series = load_series(name)
+    for order, (t_ns, value) in enumerate(zip(time_to_ns(series.times), series.values)):
+        ticks.append((int(t_ns), names.index(name), order, name, "" if value != value else repr(float(value))))
+ticks.sort()   # by time; a stream's own ticks keep their order
+with open(path, "w") as f:
+    f.write("stream_id,timestamp,value\n")
+    f.writelines(f"{name},{t_ns},{value}\n" for t_ns, _, _, name, value in ticks)
+print(f"   {len(ticks)} ticks of {len(names)} streams in {path}")
+PY
+$exe forecast --input "$ticks" --season 12 --horizon 12 --output "$out/forecast.csv" \
+  --plot "$out/forecast_gas.png" --plot-stream gas 2> "$out/forecast.log"
+sed 's/^/   /' "$out/forecast.log"
+echo "   (the plot's seconds are years since the first tick)"
+echo "-- accuracy per stream over every forecast after the first 24 ticks (MAE of q50 relative to the stream's in-sample seasonal-naive MAE, and the share of values inside q10..q90; 0.80 is the target)"
+/usr/bin/python3 - "$ticks" "$out/forecast.csv" <<'PY'
+import collections, csv, sys
+values = collections.defaultdict(list)
+with open(sys.argv[1]) as f:
+    for row in csv.DictReader(f):
+        values[row["stream_id"]].append(float(row["value"]) if row["value"] else float("nan"))
+forecasts = collections.defaultdict(list)
+with open(sys.argv[2]) as f:
+    for row in csv.DictReader(f):
+        forecasts[row["stream_id"]].append(row)
+print(f"   {'stream':<29} {'ticks':>5}  {'MASE h=1':>8} {'h=12':>6}  {'cov80 h=1':>9} {'h=12':>5}")
+for stream, v in values.items():
+    pairs = [(v[i], v[i - 12]) for i in range(12, len(v)) if v[i] == v[i] and v[i - 12] == v[i - 12]]
+    scale = sum(abs(a - b) for a, b in pairs) / len(pairs)
+    cells = []
+    for h in (1, 12):
+        errors, inside = [], []
+        for i, row in enumerate(forecasts[stream][24:], start=24):
+            if i + h < len(v) and v[i + h] == v[i + h]:
+                errors.append(abs(float(row[f"q50_h{h}"]) - v[i + h]))
+                inside.append(float(row[f"q10_h{h}"]) <= v[i + h] <= float(row[f"q90_h{h}"]))
+        cells.append((sum(errors) / len(errors) / scale, sum(inside) / len(inside)))
+    held_out = " (held out)" if stream in ("gas", "FrozenJuice.price") else ""
+    print(f"   {stream + held_out:<29} {len(v):>5}  {cells[0][0]:>8.2f} {cells[1][0]:>6.2f}  "
+          f"{cells[0][1]:>9.2f} {cells[1][1]:>5.2f}")
+PY
+echo "-- --state-dir: the same file split in two and run as two commands, the second continuing from the snapshots"
+state="$out/forecast_state"
+rm -rf "$state"
+half=$(( ($(wc -l < "$ticks") + 1) / 2 ))
+head -n "$half" "$ticks" > "$out/forecast_ticks.part1.csv"
+{ head -n 1 "$ticks"; tail -n +"$(( half + 1 ))" "$ticks"; } > "$out/forecast_ticks.part2.csv"
+for part in 1 2; do
+  $exe forecast --input "$out/forecast_ticks.part$part.csv" --season 12 --horizon 12 --state-dir "$state" \
+    --output "$out/forecast.part$part.csv" 2> "$out/forecast.part$part.log"
+  echo "   run $part: $(grep -o 'state dir .*' "$out/forecast.part$part.log")"
+done
+echo "   (AirPassengers ends in the first part, so the second run restores and saves the other three)"
+if { cat "$out/forecast.part1.csv"; tail -n +2 "$out/forecast.part2.csv"; } | cmp -s - "$out/forecast.csv"; then
+  echo "   the two runs' lines, joined, equal the one-pass run's byte for byte ($(( $(wc -l < "$out/forecast.csv") - 1 )) forecasts)"
+else
+  echo "   the split run differs from the one-pass run" >&2
+  exit 1
+fi
+echo "-- bad lines are reported with their line numbers, the rest is forecast, and the exit code is 3"
+cat > "$out/forecast_ticks_bad.csv" <<'CSV'
+stream_id,timestamp,value
+sensor-1,10.0,20.5
+sensor-1,11.0,20.7
+sensor-1,12.0,twenty
+sensor-1,13.0
+sensor-1,1.2.3,20.9
+sensor-1,9.0,20.4
+sensor-1,14.0,21.0
+CSV
+rc=0
+$exe forecast --input "$out/forecast_ticks_bad.csv" --horizon 3 --output "$out/forecast_bad.csv" \
+  2> "$out/forecast_bad.log" || rc=$?
+grep '^statestream forecast:' "$out/forecast_bad.log" | sed 's/^/   /'
+grep '^forecast: .* lines, ' "$out/forecast_bad.log" | sed 's/^/   /'
+echo "   exit code $rc; $(( $(wc -l < "$out/forecast_bad.csv") - 1 )) forecasts written for the 3 good ticks"
+if [ "$rc" -ne 3 ]; then echo "   expected exit code 3 (bad lines skipped)" >&2; exit 1; fi
+echo "-- speed on this machine: bench forecast, 128 streams x 200 ticks (synthetic seasonal random walks)"
+$exe bench forecast --streams 128 --ticks 200 --json > "$out/bench_forecast.json"
+/usr/bin/python3 - "$out/bench_forecast.json" <<'PY'
+import json, sys
+bench = json.load(open(sys.argv[1]))
+step, throughput, e2e = bench["step_cpu_us"], bench["throughput"], bench["end_to_end"]
+n = bench["workload"]["streams"]
+print(f"   CPU per tick, 1 stream: p50 {step['one_stream']['p50']:.1f} us, p99 {step['one_stream']['p99']:.1f} us; "
+      f"per stream-tick in a round of {n}: {step['n_streams_per_stream_tick_mean']:.1f} us "
+      f"(H = {bench['model']['horizon']}, {bench['model']['parameters']} parameters)")
+for key in ("one_at_a_time", "batched_1_thread", "batched_tbb"):
+    row = throughput[key]
+    name = row["name"] + (f" ({bench['workload']['threads']} threads)" if key == "batched_tbb" else "")
+    print(f"   {name:<44} {row['stream_ticks_per_s'] / 1e3:5.0f} k stream-ticks/s")
+print(f"   end to end (parse, forecast, format CSV): {e2e['ticks_per_s'] / 1e3:.1f} k ticks/s; "
+      f"memory per stream {bench['memory']['bytes_per_stream']} bytes; batched vs one at a time: "
+      f"max difference {bench['agreement']['max_abs_difference']} over {bench['agreement']['values']} quantiles")
+PY
+
+echo
 echo "== main job done in ${SECONDS} s (setup and build included). Outputs:"
 echo "   $out/tiny_mamba2.info.json"
 echo "   $out/mixed_fixture.info.json"
@@ -100,3 +209,6 @@ echo "   $out/noisy_speech_48k.gentle.flac     (at most 12 dB of attenuation)"
 echo "   $out/noisy_speech_48k.lv2.wav         (through the LV2 plugin in lv2apply)"
 echo "   $out/speech_16k.txt, speech_16k.greedy.txt, speech_16k.srt   (transcripts of data/audio/speech_16k.wav)"
 echo "   $out/bench_transcribe.json            (statestream bench transcribe --json)"
+echo "   $out/forecast.csv, forecast_gas.png   (forecasts of $out/forecast_ticks.csv; the plot draws gas)"
+echo "   $out/forecast_state/                  (the streams' snapshots after the split run)"
+echo "   $out/bench_forecast.json              (statestream bench forecast --json)"

@@ -12,9 +12,13 @@ Engines (all fitted on the fit part only, then run forward without refitting):
 - snaive: the value one season ago (naive when the series has no season);
 - ets:    statsmodels ETSModel, error/trend/season chosen by AIC on the fit part;
 - arima:  statsmodels ARIMA, a small (p, q) search by AIC, d and D chosen by tests first.
-A future engine (the SSM run through `statestream forecast`) is one more entry in ENGINES: a
-callable (fit_times, fit_values, season, horizon) -> Engine whose forecast() gives the H x 3
-quantiles and whose observe(time, value) feeds it the next tick.
+Another engine is one more entry in ENGINES: a callable (fit_times, fit_values, season,
+horizon) -> Engine whose forecast() gives the H x 3 quantiles and whose observe(time, value)
+feeds it the next tick. The trained SSM is asked for by name, apart from the default run:
+- torch:        the PyTorch reference (model_engine.py), adaptation on;
+- statestream:  the C++ engine, through `statestream forecast` run once over the whole series
+                (statestream_engine.py; a WholeSeriesFactory, see backtest_engine);
+- torch-noadapt, statestream-noadapt: the same with the online adaptation off (--no-adapt).
 
 Metrics, per series and averaged over series: MASE and sMAPE of q50, pinball loss averaged over
 the three quantiles, and the fraction of targets inside q10..q90 (80 % coverage). MASE and
@@ -27,6 +31,7 @@ on pinball and coverage.
     /usr/bin/python3 models/train/forecast/backtest.py                     # full table
     /usr/bin/python3 models/train/forecast/backtest.py --limit-ticks 5 --engines naive snaive
     /usr/bin/python3 models/train/forecast/backtest.py --series gas gold --json out.json
+    /usr/bin/python3 models/train/forecast/backtest.py --engines torch statestream --limit-ticks 20
 """
 import argparse
 import json
@@ -36,7 +41,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -82,6 +87,16 @@ class Engine:
 
 
 EngineFactory = Callable[[np.ndarray, np.ndarray, int, int], Engine]
+
+
+@dataclass(frozen=True)
+class WholeSeriesFactory:
+    """An engine that runs once over the whole series, as a command over a file does, and then
+    replays what it emitted: build(times, values, fit_length, season, horizon) -> Engine. It is
+    given every tick, so the no-peeking guarantee is the engine's own (each output made from
+    the ticks up to it only); the harness still calls forecast() and observe() in the rolling
+    origin's order, and the engine checks each observed tick against what it ran."""
+    build: Callable[[np.ndarray, np.ndarray, int, int, int], Engine]
 
 
 def _last_finite(history: Sequence[float], before: int) -> float:
@@ -305,14 +320,15 @@ def make_arima(times: np.ndarray, values: np.ndarray, season: int, horizon: int)
     return ArimaEngine(values, season, horizon)
 
 
-ENGINES: Dict[str, EngineFactory] = {
+ENGINES: Dict[str, Union[EngineFactory, WholeSeriesFactory]] = {
     "naive": make_naive, "snaive": make_snaive, "ets": make_ets, "arima": make_arima,
 }
 
 
-# --- The SSM forecaster (model_engine.py) --------------------------------------------------------
+# --- The SSM forecaster (model_engine.py, statestream_engine.py) --------------------------------
 # Registered apart from the baselines so that the default run, and baselines.json, stay theirs:
-# ask for it with --engines torch; --model picks the file. torch is imported only when it runs.
+# ask for them with --engines torch statestream; --model picks the file for both, --statestream
+# the binary. torch is imported only when its engine runs.
 BASELINE_ENGINES = tuple(ENGINES)
 
 
@@ -321,7 +337,28 @@ def make_torch(times: np.ndarray, values: np.ndarray, season: int, horizon: int)
     return model_engine.make_engine(times, values, season, horizon)
 
 
+def make_torch_noadapt(times: np.ndarray, values: np.ndarray, season: int,
+                       horizon: int) -> Engine:
+    from forecast import model_engine
+    return model_engine.make_engine(times, values, season, horizon, adapt=False)
+
+
+def _build_statestream(times: np.ndarray, values: np.ndarray, fit: int, season: int,
+                       horizon: int) -> Engine:
+    from forecast import statestream_engine
+    return statestream_engine.make_engine(times, values, fit, season, horizon)
+
+
+def _build_statestream_noadapt(times: np.ndarray, values: np.ndarray, fit: int, season: int,
+                               horizon: int) -> Engine:
+    from forecast import statestream_engine
+    return statestream_engine.make_engine(times, values, fit, season, horizon, adapt=False)
+
+
 ENGINES["torch"] = make_torch
+ENGINES["torch-noadapt"] = make_torch_noadapt
+ENGINES["statestream"] = WholeSeriesFactory(_build_statestream)
+ENGINES["statestream-noadapt"] = WholeSeriesFactory(_build_statestream_noadapt)
 
 
 # --- Metrics -------------------------------------------------------------------------------------
@@ -394,11 +431,13 @@ def default_horizon(season: int) -> int:
     return min(max(MIN_DEFAULT_HORIZON, season), MAX_DEFAULT_HORIZON)
 
 
-def backtest_engine(factory: EngineFactory, times: np.ndarray, values: np.ndarray, season: int,
-                    horizon: int, limit_ticks: Optional[int] = None) -> Accumulator:
+def backtest_engine(factory: Union[EngineFactory, WholeSeriesFactory], times: np.ndarray,
+                    values: np.ndarray, season: int, horizon: int,
+                    limit_ticks: Optional[int] = None) -> Accumulator:
     """Run one engine through heldout.rolling_origins and score it. The engine is built from
-    read-only copies of the fit part and is then given each tick only after every forecast that
-    targets it has been made, so no forecast can see its target."""
+    read-only copies of the fit part (a WholeSeriesFactory's from the whole series: see there)
+    and is then given each tick only after every forecast that targets it has been made, so no
+    forecast can see its target."""
     length = values.size
     fit = heldout.fit_length(length)
     fit_times = times[:fit].copy()
@@ -406,7 +445,14 @@ def backtest_engine(factory: EngineFactory, times: np.ndarray, values: np.ndarra
     fit_times.flags.writeable = False
     fit_values.flags.writeable = False
     accumulator = Accumulator(seasonal_naive_scale(values[:fit], season))
-    engine = factory(fit_times, fit_values, season, horizon)
+    if isinstance(factory, WholeSeriesFactory):
+        all_times = times.copy()
+        all_values = values.copy()
+        all_times.flags.writeable = False
+        all_values.flags.writeable = False
+        engine = factory.build(all_times, all_values, fit, season, horizon)
+    else:
+        engine = factory(fit_times, fit_values, season, horizon)
     seen = fit   # ticks given to the engine so far
     for step, (origin, targets) in enumerate(heldout.rolling_origins(length, horizon)):
         if limit_ticks is not None and step > limit_ticks:
@@ -545,8 +591,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         f"clamp(season, {MIN_DEFAULT_HORIZON}, {MAX_DEFAULT_HORIZON}))")
     parser.add_argument("--engines", nargs="+", default=list(BASELINE_ENGINES),
                         choices=list(ENGINES))
-    parser.add_argument("--model", help="model file of the torch engine (default "
-                        "data/models/forecaster.safetensors)")
+    parser.add_argument("--model", help="model file of the torch and statestream engines "
+                        "(default data/models/forecaster.safetensors)")
+    parser.add_argument("--statestream", metavar="PATH", help="the statestream binary of the "
+                        "statestream engines (default build/release/statestream)")
     parser.add_argument("--limit-ticks", type=int, help="stop each series after this many "
                         "streamed ticks (a smoke run)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
@@ -556,6 +604,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.model:
         from forecast import model_engine
         model_engine.configure(args.model)
+    if args.model or args.statestream:
+        from forecast import statestream_engine
+        statestream_engine.configure(args.statestream, args.model)
     series = select_series(args.series)
     started = time.time()
     for s in series:

@@ -4,7 +4,9 @@
 # datasets with the held-out set's rolling origin. Choices follow from these tables only; the
 # held-out series are scored once, by the finished model.
 #
-#   [MINUTES=5.5] sh models/train/forecast/dev_sweep.sh OUT STEPS NAME:D_MODEL:LAYERS:CROP:BATCH ...
+#   [MINUTES=5.5] sh models/train/forecast/dev_sweep.sh OUT STEPS NAME:D_MODEL:LAYERS:CROP:BATCH[:SEED[:STEPS]] ...
+#
+# A config's own STEPS replaces the common one; SEED defaults to 1.
 #
 # Writes OUT/NAME/{log.json, checkpoint.pt, forecaster.safetensors, dev.json, dev.md}.
 set -eu
@@ -13,11 +15,11 @@ py=${PYTHON:-python3}
 dev_series="AirPassengers woolyrnq uspop lh presidents NYSESW"
 mkdir -p "$out"
 for config in "$@"; do
-  IFS=: read -r name d_model layers crop batch <<CONFIG
+  IFS=: read -r name d_model layers crop batch seed own_steps <<CONFIG
 $config
 CONFIG
   mkdir -p "$out/$name"
-  ( $py models/train/forecast/train.py --dev --steps "$steps" --minutes "${MINUTES:-5.5}" --d-model "$d_model" \
+  ( $py models/train/forecast/train.py --dev --seed "${seed:-1}" --steps "${own_steps:-$steps}" --minutes "${MINUTES:-5.5}" --d-model "$d_model" \
         --layers "$layers" --crop "$crop" --batch "$batch" --workers 3 --threads 1 \
         --val-every 1000 --log-every 500 --out "$out/$name" > "$out/$name/train.txt" 2>&1 &&
     $py models/train/forecast/export_forecaster.py --checkpoint "$out/$name/checkpoint.pt" \

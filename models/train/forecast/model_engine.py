@@ -86,9 +86,11 @@ class TorchEngine:
 
 
 def make_engine(fit_times: np.ndarray, fit_values: np.ndarray, season: int,
-                horizon: int) -> TorchEngine:
-    """backtest.EngineFactory for the configured model file."""
+                horizon: int, adapt: Optional[bool] = None) -> TorchEngine:
+    """backtest.EngineFactory for the configured model file; `adapt` overrides the configured
+    adaptation (backtest's torch-noadapt)."""
     path = _settings["model_path"]
     model, spec = _load(path)
     return TorchEngine(model, spec, fit_times, fit_values, season, horizon,
-                       adapt=bool(_settings["adapt"]), name=os.path.basename(path))
+                       adapt=bool(_settings["adapt"] if adapt is None else adapt),
+                       name=os.path.basename(path))

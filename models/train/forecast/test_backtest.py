@@ -137,6 +137,33 @@ class RollingOriginTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             backtest.backtest_engine(lambda t, v, m, h: Writer(v), values, values, 1, 2)
 
+    def test_whole_series_engine_is_replayed_in_rolling_origin_order(self):
+        # a WholeSeriesFactory gets every tick, read-only, and the fit length; the harness still
+        # asks for each forecast after exactly the ticks a live stream would have seen
+        values = np.arange(40, dtype=float)
+        built = []
+
+        class Replay(backtest.Engine):
+            def __init__(self, all_values, fit, horizon):
+                self.all_values, self.seen, self.horizon, self.log = all_values, fit, horizon, []
+
+            def forecast(self):
+                self.log.append(self.seen)
+                return np.zeros((self.horizon, 3))
+
+            def observe(self, time_value, value):
+                self.seen += 1
+
+        def build(t, v, fit, m, h):
+            built.append(Replay(v, fit, h))
+            return built[0]
+
+        backtest.backtest_engine(backtest.WholeSeriesFactory(build), values, values, 1, 3)
+        self.assertEqual(built[0].all_values.size, values.size)
+        self.assertEqual(built[0].log, list(range(heldout.fit_length(values.size), values.size)))
+        with self.assertRaises(ValueError):
+            built[0].all_values[0] = 1.0
+
     def test_wrong_quantile_shape_is_refused(self):
         values = np.arange(30, dtype=float)
         with self.assertRaises(ValueError):
