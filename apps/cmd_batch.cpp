@@ -316,7 +316,8 @@ Subcommand add_batch_command(CLI::App& parent) {
         "transcribe", "Speech to text for many files, as `statestream transcribe` does for each: one "
                       "output per file, as text, a JSON line with word times, SRT or WebVTT.");
     add_common_options(*transcribe_cli, transcribe->common, "txt (the default), jsonl, srt or vtt");
-    transcribe_cli->get_option("--format")->check(CLI::IsMember({"txt", "jsonl", "srt", "vtt"}));
+    // "text" as well: what `statestream transcribe --format` calls it.
+    transcribe_cli->get_option("--format")->check(CLI::IsMember({"txt", "text", "jsonl", "srt", "vtt"}));
     add_decoder_options(*transcribe_cli, transcribe->decoder);
     transcribe_cli->add_option("--lm-weight", transcribe->decoder.beam.lm_weight,
                                "Beam search: weight of the LM's log-probability of each word")
