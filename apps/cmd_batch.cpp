@@ -276,7 +276,7 @@ ExitCode run_transcribe_batch(const TranscribeBatchArguments& args) {
     DecoderChoice decoder = choose_decoder(args.decoder, model, model_path);
     fmt::print(stderr, "decoder: {}\n", decoder.description);
     batch::TranscribeTaskConfig config;
-    config.format = batch::parse_transcript_format(format).value_or(batch::TranscriptFormat::kText);
+    config.format = engine::parse_transcript_format(format).value_or(engine::TranscriptFormat::kText);
     config.make_decoder = std::move(decoder.make);
     config.decoder_description = decoder.description;
     config.calls = args.common.step_by_step ? batch::ModelCalls::kStepByStep : batch::ModelCalls::kChunked;

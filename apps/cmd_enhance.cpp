@@ -10,6 +10,7 @@
 // docs/enhance.md has the chain, the settings and the measured figures.
 
 #include <cmath>
+#include <filesystem>
 #include <memory>
 #include <optional>
 
@@ -110,6 +111,12 @@ ExitCode enhance_one_file(const EnhanceArguments& args) {
     try {
         report = engine::enhance_file(*enhancer.model, args.in, args.out, settings);
     } catch (const engine::AudioFileError& error) {
+        // A run that failed while writing leaves what it wrote (engine/io/audio_file.hpp).
+        const std::string partial = args.out + ".partial";
+        if (std::filesystem::exists(partial)) {
+            throw BadInputError(fmt::format("{} (the output up to this point is kept in '{}')",
+                                            error.what(), partial));
+        }
         throw BadInputError(error.what());
     } catch (const std::invalid_argument& error) {
         throw BadInputError(fmt::format("'{}': {}", args.in, error.what()));

@@ -21,6 +21,7 @@
 #include "engine/stages/model_stage.hpp"
 #include "engine/stages/resample_stage.hpp"
 #include "engine/transcribe_file.hpp"
+#include "engine/transcript_formats.hpp"
 #include "engine/transcript_sink.hpp"
 #include "models/model_file.hpp"
 #include "models/ssm_model.hpp"
@@ -28,11 +29,6 @@
 namespace statestream::apps {
 
 namespace {
-
-// Subtitle cues break at pauses this long, or when a cue grows past these limits.
-constexpr double kCuePauseSeconds = 0.6;
-constexpr double kCueMaxSeconds = 6.0;
-constexpr std::size_t kCueMaxChars = 84;
 
 struct TranscribeArguments {
     std::vector<std::string> files;
@@ -46,58 +42,13 @@ struct TranscribeArguments {
     DecoderOptions decoder;  // --lm, --beam, --lm-weight, --word-bonus
 };
 
-struct Cue {
-    double start_s = 0.0;
-    double end_s = 0.0;
-    std::string text;
-};
-
-std::vector<Cue> cues_of(const std::vector<engine::TimedWord>& words) {
-    std::vector<Cue> cues;
-    for (const auto& word : words) {
-        const bool new_cue = cues.empty() || word.start_s - cues.back().end_s > kCuePauseSeconds ||
-                             word.end_s - cues.back().start_s > kCueMaxSeconds ||
-                             cues.back().text.size() + 1 + word.text.size() > kCueMaxChars;
-        if (new_cue) {
-            cues.push_back({word.start_s, word.end_s, word.text});
-        } else {
-            cues.back().text += " " + word.text;
-            cues.back().end_s = word.end_s;
-        }
-    }
-    return cues;
-}
-
-std::string timestamp(double seconds, char decimal) {
-    const auto ms = static_cast<long long>(std::llround(seconds * 1000.0));
-    return fmt::format("{:02}:{:02}:{:02}{}{:03}", ms / 3600000, ms / 60000 % 60, ms / 1000 % 60,
-                       decimal, ms % 1000);
-}
-
 void print_transcript(const std::string& file, const engine::Transcript& transcript,
-                      const std::string& format, bool several) {
-    if (format == "text") {
-        if (several) fmt::print("{}\t{}\n", file, transcript.text);
-        else fmt::print("{}\n", transcript.text);
-    } else if (format == "jsonl") {
-        nlohmann::json words = nlohmann::json::array();
-        for (const auto& word : transcript.words) {
-            words.push_back({{"word", word.text}, {"start", word.start_s}, {"end", word.end_s}});
-        }
-        const nlohmann::json line = {{"type", "final"}, {"final", true}, {"file", file},
-                                     {"text", transcript.text}, {"words", words},
-                                     {"audio_s", transcript.audio_seconds},
-                                     {"decoder", transcript.decoder}};
-        fmt::print("{}\n", line.dump());
+                      engine::TranscriptFormat format, bool several) {
+    // Several files in text: one line each, named, so the lines can be told apart.
+    if (format == engine::TranscriptFormat::kText && several) {
+        fmt::print("{}\t{}\n", file, transcript.text);
     } else {
-        const bool vtt = format == "vtt";
-        if (vtt) fmt::print("WEBVTT\n\n");
-        int number = 0;
-        for (const Cue& cue : cues_of(transcript.words)) {
-            if (!vtt) fmt::print("{}\n", ++number);
-            fmt::print("{} --> {}\n{}\n\n", timestamp(cue.start_s, vtt ? '.' : ','),
-                       timestamp(cue.end_s, vtt ? '.' : ','), cue.text);
-        }
+        fmt::print("{}", engine::render_transcript(transcript, format, file));
     }
 }
 
@@ -205,11 +156,14 @@ ExitCode run_transcribe(const TranscribeArguments& args) {
     fmt::print(stderr, "decoder: {}\n", decoder.description);
     const engine::CtcDecoderFactory& make_decoder = decoder.make;
     if (!args.input_device.empty()) return transcribe_live(args, model, make_decoder);
+    // The option's check admits only names the formats know.
+    const engine::TranscriptFormat format =
+        engine::parse_transcript_format(args.format).value_or(engine::TranscriptFormat::kText);
     int failed = 0;
     for (const auto& name : args.files) {
         try {
             const engine::Transcript transcript = engine::transcribe_file(model, name, make_decoder);
-            print_transcript(name, transcript, args.format, args.files.size() > 1);
+            print_transcript(name, transcript, format, args.files.size() > 1);
             fmt::print(stderr, "{}: {:.2f} s of audio, {} steps, {:.3f} s CPU with {} decoding (RTF {:.4f})\n",
                        name, transcript.audio_seconds, transcript.steps, transcript.process_cpu_seconds,
                        transcript.decoder,

@@ -31,7 +31,6 @@ int main(int argc, char** argv) {
     cli.require_subcommand(1);
     cli.fallthrough(false);
 
-    using statestream::apps::add_planned_command;
     std::vector<statestream::apps::Subcommand> subcommands = {
         statestream::apps::add_enhance_command(cli),
         statestream::apps::add_transcribe_command(cli),

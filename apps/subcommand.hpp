@@ -23,9 +23,5 @@ Subcommand add_enhance_command(CLI::App& parent);
 Subcommand add_transcribe_command(CLI::App& parent);
 Subcommand add_forecast_command(CLI::App& parent);
 Subcommand add_batch_command(CLI::App& parent);
-// A subcommand whose engine has not landed yet: registered with its help text; running it says
-// plainly that this build does not have it yet.
-Subcommand add_planned_command(CLI::App& parent, const char* name, const char* description,
-                               const char* arriving_with);
 
 }  // namespace statestream::apps

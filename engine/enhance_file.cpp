@@ -40,23 +40,22 @@ private:
     std::vector<float> out_;
 };
 
+// Says nothing of the output so far: `statestream enhance` keeps it, a batch removes it.
 void require_finite(std::span<const float> interleaved, std::size_t channels,
-                    std::uint64_t first_frame, const std::filesystem::path& in,
-                    const std::filesystem::path& out) {
+                    std::uint64_t first_frame, const std::filesystem::path& in) {
     for (std::size_t i = 0; i < interleaved.size(); ++i) {
         if (std::isfinite(interleaved[i])) continue;
-        throw AudioFileError(fmt::format(
-            "'{}': sample {} of channel {} is {}; fix or cut the input there (the output up to "
-            "this point is kept in '{}.partial')",
-            in.string(), first_frame + i / channels, i % channels + 1,
-            std::isnan(interleaved[i]) ? "NaN" : "infinite", out.string()));
+        throw AudioFileError(fmt::format("'{}': sample {} of channel {} is {}; fix or cut the input there",
+                                         in.string(), first_frame + i / channels, i % channels + 1,
+                                         std::isnan(interleaved[i]) ? "NaN" : "infinite"));
     }
 }
 
 }  // namespace
 
 EnhanceFileReport enhance_file(const models::SsmModel& model, const std::filesystem::path& in,
-                               const std::filesystem::path& out, const EnhancerSettings& settings) {
+                               const std::filesystem::path& out, const EnhancerSettings& settings,
+                               const FileRunOptions& run, const ChainDelayMeasure& measure_delay) {
     AudioFileReader reader(in);
     EnhanceFileReport report;
     report.format = reader.format();
@@ -66,7 +65,9 @@ EnhanceFileReport enhance_file(const models::SsmModel& model, const std::filesys
     config.rate_hz = report.format.rate_hz;
     config.settings = settings;
     config.resampler_quality = dsp::ResamplerQuality::kMedium;
-    report.delay = measure_impulse_delay(model, config);
+    config.calls = run.calls;
+    config.chunk_hops = run.chunk_hops;
+    report.delay = measure_delay ? measure_delay(model, config) : measure_impulse_delay(model, config);
     ChannelChains chains(model, config, channels);
     AudioFileWriter writer(out, report.format.rate_hz, report.format.channels,
                            audio_file_type_for(out));
@@ -78,11 +79,12 @@ EnhanceFileReport enhance_file(const models::SsmModel& model, const std::filesys
     std::uint64_t written = 0;
     bool input_ended = false;
     while (!input_ended || written < report.frames) {
+        if (stop_requested(run)) throw FileRunStopped();
         std::size_t got = 0;
         if (!input_ended) {
             got = reader.read_frames(input);
             require_finite(std::span<const float>(input).first(got * channels), channels,
-                           report.frames, in, out);
+                           report.frames, in);
             report.frames += got;
             input_ended = got < block;
         }

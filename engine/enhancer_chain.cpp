@@ -1,5 +1,6 @@
 #include "engine/enhancer_chain.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <stdexcept>
@@ -38,16 +39,20 @@ std::unique_ptr<Pipeline> make_enhancer_chain(const models::SsmModel& model,
     }
     const auto& frontend = model.file().description().frontend;
     const std::uint32_t model_rate = frontend.sample_rate_hz;
+    const std::size_t base = hops_per_block(frontend.hop_samples, model_rate, config.rate_hz);
+    const std::size_t hops = config.calls == ModelCalls::kChunked
+                                 ? (std::max<std::size_t>(config.chunk_hops, 1) + base - 1) / base * base
+                                 : base;
     std::vector<std::unique_ptr<Stage>> stages;
+    auto enhancer = std::make_unique<EnhancerStage>(model, config.settings, hops, config.calls);
     if (config.rate_hz == model_rate) {
-        stages.push_back(std::make_unique<EnhancerStage>(model, config.settings));
+        stages.push_back(std::move(enhancer));
         return std::make_unique<Pipeline>(std::move(stages));
     }
-    const std::size_t hops = hops_per_block(frontend.hop_samples, model_rate, config.rate_hz);
     const std::size_t block_at_rate = hops * frontend.hop_samples * config.rate_hz / model_rate;
     stages.push_back(std::make_unique<ResampleStage>(config.rate_hz, model_rate, block_at_rate,
                                                      config.resampler_quality));
-    stages.push_back(std::make_unique<EnhancerStage>(model, config.settings, hops));
+    stages.push_back(std::move(enhancer));
     stages.push_back(std::make_unique<ResampleStage>(model_rate, config.rate_hz,
                                                      hops * frontend.hop_samples,
                                                      config.resampler_quality));

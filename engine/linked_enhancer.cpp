@@ -24,10 +24,12 @@ dsp::StftConfig stft_config_of(const models::SsmModel& model) {
     return config;
 }
 
-const models::SsmModel& checked(const models::SsmModel& model,
-                                const EnhancerSettings& settings) {
+const models::SsmModel& checked(const models::SsmModel& model, const EnhancerSettings& settings,
+                                std::size_t channels, std::size_t block_hops) {
     validate(settings);
     require_enhancer_model(model);
+    if (channels == 0) throw std::invalid_argument("a linked enhancer needs at least one channel");
+    if (block_hops == 0) throw std::invalid_argument("an enhancer block holds at least one hop");
     return model;
 }
 
@@ -77,41 +79,44 @@ float gain_floor_of(const EnhancerSettings& settings) noexcept {
 }
 
 LinkedEnhancer::LinkedEnhancer(const models::SsmModel& model, std::size_t channels,
-                               const EnhancerSettings& settings)
-    : model_(&checked(model, settings)),
+                               const EnhancerSettings& settings, std::size_t block_hops)
+    : model_(&checked(model, settings, channels, block_hops)),
       rate_hz_(model.file().description().frontend.sample_rate_hz),
       hop_(model.file().description().frontend.hop_samples),
+      block_hops_(block_hops),
       strength_(settings.strength),
       gain_floor_(gain_floor_of(settings)),
       bands_(dsp::erb_filterbank(rate_hz_, stft_config_of(model).resolved_fft_size(),
                                  model.file().description().frontend.n_bands)),
       state_(model.make_state()),
-      workspace_(model, 1),
+      workspace_(model, block_hops),
       power_(stft_config_of(model).bins()),
       channel_power_(stft_config_of(model).bins()),
-      features_(bands_.bands()),
-      band_gains_(bands_.bands(), 1.0f),
+      features_(block_hops * bands_.bands()),
+      band_gains_(block_hops * bands_.bands(), 1.0f),
       bin_gains_(stft_config_of(model).bins()) {
-    if (channels == 0) throw std::invalid_argument("a linked enhancer needs at least one channel");
     const dsp::StftConfig config = stft_config_of(model);
-    for (std::size_t c = 0; c < channels; ++c) channels_.push_back(std::make_unique<Channel>(config));
+    for (std::size_t c = 0; c < channels; ++c) {
+        channels_.push_back(std::make_unique<Channel>(config, block_hops));
+    }
 }
 
 std::size_t LinkedEnhancer::latency_samples() const noexcept {
     return channels_.front()->synthesis.latency_samples();
 }
 
-void LinkedEnhancer::process_hop(std::span<const float* const> in,
-                                 std::span<float* const> out) noexcept {
+void LinkedEnhancer::analyse_hop(std::span<const float* const> in, std::size_t k) noexcept {
     const std::size_t count = channels_.size();
+    const std::size_t bins = power_.size();
     for (std::size_t c = 0; c < count; ++c) {
         Channel& channel = *channels_[c];
-        channel.analysis.process(std::span<const float>(in[c], hop_), channel.spectrum);
+        const std::span<std::complex<float>> spectrum(channel.spectra.data() + k * bins, bins);
+        channel.analysis.process(std::span<const float>(in[c] + k * hop_, hop_), spectrum);
         if (c == 0) {
-            dsp::power_spectrum(channel.spectrum, power_);
+            dsp::power_spectrum(spectrum, power_);
         } else {
-            dsp::power_spectrum(channel.spectrum, channel_power_);
-            for (std::size_t k = 0; k < power_.size(); ++k) power_[k] += channel_power_[k];
+            dsp::power_spectrum(spectrum, channel_power_);
+            for (std::size_t b = 0; b < power_.size(); ++b) power_[b] += channel_power_[b];
         }
     }
     // The mean over channels; one channel keeps its power as it is.
@@ -119,21 +124,47 @@ void LinkedEnhancer::process_hop(std::span<const float* const> in,
         const float scale = 1.0f / static_cast<float>(count);
         for (float& p : power_) p *= scale;
     }
-    bands_.band_energies(power_, features_);
-    dsp::log_compress(features_, features_);
-    model_->step(state_, workspace_, features_, band_gains_);
+    const std::span<float> features(features_.data() + k * bands_.bands(), bands_.bands());
+    bands_.band_energies(power_, features);
+    dsp::log_compress(features, features);
+}
+
+void LinkedEnhancer::synthesise_hop(std::span<float* const> out, std::size_t k) noexcept {
+    const std::span<float> gains(band_gains_.data() + k * bands_.bands(), bands_.bands());
     const float strength = strength_;
     const float floor = gain_floor_;
-    for (float& gain : band_gains_) {
+    for (float& gain : gains) {
         gain = 1.0f - strength * (1.0f - sigmoid(gain));
         gain = std::max(gain, floor);
     }
-    bands_.interpolate(band_gains_, bin_gains_);
-    for (std::size_t c = 0; c < count; ++c) {
+    bands_.interpolate(gains, bin_gains_);
+    const std::size_t bins = power_.size();
+    for (std::size_t c = 0; c < channels_.size(); ++c) {
         Channel& channel = *channels_[c];
-        dsp::apply_bin_gains(bin_gains_, channel.spectrum);
-        channel.synthesis.process(channel.spectrum, std::span<float>(out[c], hop_));
+        const std::span<std::complex<float>> spectrum(channel.spectra.data() + k * bins, bins);
+        dsp::apply_bin_gains(bin_gains_, spectrum);
+        channel.synthesis.process(spectrum, std::span<float>(out[c] + k * hop_, hop_));
     }
+    last_hop_ = k;
+}
+
+void LinkedEnhancer::process_hop(std::span<const float* const> in,
+                                 std::span<float* const> out) noexcept {
+    analyse_hop(in, 0);
+    const std::size_t n_bands = bands_.bands();
+    model_->step(state_, workspace_, std::span<const float>(features_).first(n_bands),
+                 std::span<float>(band_gains_).first(n_bands));
+    synthesise_hop(out, 0);
+}
+
+void LinkedEnhancer::process_block(std::span<const float* const> in, std::span<float* const> out,
+                                   std::size_t hops) noexcept {
+    for (std::size_t k = 0; k < hops; ++k) analyse_hop(in, k);
+    const std::size_t rows = hops * bands_.bands();
+    // features {hops, bands} -> gains {hops, bands}
+    model_->forward(state_, workspace_, std::span<const float>(features_).first(rows),
+                    std::span<float>(band_gains_).first(rows));
+    for (std::size_t k = 0; k < hops; ++k) synthesise_hop(out, k);
 }
 
 void LinkedEnhancer::reset() noexcept {
@@ -143,6 +174,7 @@ void LinkedEnhancer::reset() noexcept {
     }
     std::fill(state_.values.begin(), state_.values.end(), 0.0f);
     std::fill(band_gains_.begin(), band_gains_.end(), 1.0f);
+    last_hop_ = 0;
 }
 
 std::size_t LinkedEnhancer::state_floats() const noexcept {

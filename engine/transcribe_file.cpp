@@ -1,5 +1,6 @@
 #include "engine/transcribe_file.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <stdexcept>
@@ -41,7 +42,7 @@ void require_transcriber_model(const models::SsmModel& model) {
 }
 
 Transcript transcribe_file(const models::SsmModel& model, const std::filesystem::path& in,
-                           const CtcDecoderFactory& make_decoder) {
+                           const CtcDecoderFactory& make_decoder, const FileRunOptions& run) {
     require_transcriber_model(model);
     const models::FrontendSpec& frontend = model.file().description().frontend;
     AudioFileReader reader(in);
@@ -54,8 +55,10 @@ Transcript transcribe_file(const models::SsmModel& model, const std::filesystem:
     }
     dsp::LogMelFrontend features({static_cast<double>(frontend.sample_rate_hz),
                                   frontend.window_samples, frontend.hop_samples, frontend.n_bands});
+    const bool chunked = run.calls == ModelCalls::kChunked;
+    const std::size_t rows = chunked ? std::max<std::size_t>(run.chunk_hops, 1) : 1;
     models::StreamState state = model.make_state();
-    models::ModelWorkspace workspace(model, 1);
+    models::ModelWorkspace workspace(model, rows);
     const double hop_seconds = static_cast<double>(frontend.hop_samples) / frontend.sample_rate_hz;
     const double resampler_delay =
         resampler ? static_cast<double>(resampler->latency_samples()) / frontend.sample_rate_hz : 0.0;
@@ -65,19 +68,36 @@ Transcript transcribe_file(const models::SsmModel& model, const std::filesystem:
                      : std::make_unique<CtcGreedyDecoder>(labels, hop_seconds, resampler_delay);
 
     Transcript transcript;
+    const std::size_t n_in = model.input_dim();
+    const std::size_t n_out = model.output_dim();
     std::vector<float> block(kReadFrames);
     std::vector<float> at_model_rate(resampler ? resampler->max_output_samples(kReadFrames) : 0);
-    std::vector<float> pending;  // model-rate samples not yet a whole hop
-    std::vector<float> mel(frontend.n_bands);
-    std::vector<float> scores(model.output_dim());
+    std::vector<float> pending;               // model-rate samples not yet a whole hop
+    std::vector<float> chunk(rows * n_in);    // {rows, n_mels}: features waiting for the model
+    std::vector<float> scores(rows * n_out);  // {rows, labels}
+    std::size_t filled = 0;                   // rows of `chunk` holding features
+    const auto run_model = [&] {
+        if (filled == 0) return;
+        if (chunked) {
+            model.forward(state, workspace, std::span<const float>(chunk).first(filled * n_in),
+                          std::span<float>(scores).first(filled * n_out));
+        } else {
+            model.step(state, workspace, std::span<const float>(chunk).first(n_in),
+                       std::span<float>(scores).first(n_out));
+        }
+        for (std::size_t r = 0; r < filled; ++r) {
+            decoder->push(std::span<const float>(scores).subspan(r * n_out, n_out));
+        }
+        transcript.steps += filled;
+        filled = 0;
+    };
     const auto step_hops = [&](std::span<const float> samples) {
         pending.insert(pending.end(), samples.begin(), samples.end());
         std::size_t at = 0;
         for (; at + frontend.hop_samples <= pending.size(); at += frontend.hop_samples) {
-            features.process(std::span<const float>(pending).subspan(at, frontend.hop_samples), mel);
-            model.step(state, workspace, mel, scores);
-            decoder->push(scores);
-            ++transcript.steps;
+            features.process(std::span<const float>(pending).subspan(at, frontend.hop_samples),
+                             std::span<float>(chunk).subspan(filled * n_in, n_in));
+            if (++filled == rows) run_model();
         }
         pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(at));
     };
@@ -94,6 +114,7 @@ Transcript transcribe_file(const models::SsmModel& model, const std::filesystem:
 
     std::uint64_t frames = 0;
     for (;;) {
+        if (stop_requested(run)) throw FileRunStopped();
         const std::size_t got = reader.read_mono(block);
         if (got == 0) break;
         for (std::size_t i = 0; i < got; ++i) {
@@ -112,6 +133,9 @@ Transcript transcribe_file(const models::SsmModel& model, const std::filesystem:
         feed(std::span<const float>(block).first(n));
         tail -= n;
     }
+    const double cpu0 = thread_cpu_seconds();
+    run_model();  // chunked: the last, shorter block
+    transcript.process_cpu_seconds += thread_cpu_seconds() - cpu0;
     transcript.audio_seconds = static_cast<double>(frames) / rate;
     transcript.decoder = std::string(decoder->name());
     transcript.text = decoder->text();

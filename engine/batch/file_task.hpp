@@ -9,23 +9,29 @@
 // temporary file.
 
 #include <atomic>
+#include <cstddef>
 #include <filesystem>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
+#include "engine/file_run_options.hpp"
+
 namespace statestream::engine::batch {
 
-// How a task runs the model over a file. Chunked: SsmModel::forward() over blocks of steps,
-// each weight read once per block; step by step: one step() per 10 ms hop, as live streams
-// run. The two agree up to float rounding (tests/engine/test_batch_*.cpp); the bench times both.
-enum class ModelCalls { kChunked, kStepByStep };
+// How a task runs the model over a file: the engine's whole-file runs' choice
+// (engine/file_run_options.hpp); the bench times both.
+using engine::ModelCalls;
 
-// Thrown by a task that saw the stop flag: the file was abandoned, not failed.
-class BatchInterrupted : public std::runtime_error {
-public:
-    BatchInterrupted() : std::runtime_error("interrupted") {}
-};
+// What a task hands the engine's file run: its model calls, and the batch's stop flag (which
+// must outlive the run).
+[[nodiscard]] inline FileRunOptions file_run_options(ModelCalls calls, std::size_t chunk_hops,
+                                                     const std::atomic<bool>& stop) noexcept {
+    return {calls, chunk_hops, &stop};
+}
+
+// Thrown by a task that saw the stop flag: the file was abandoned, not failed. The engine's
+// file runs throw it themselves, so a task passes it on untouched.
+using BatchInterrupted = engine::FileRunStopped;
 
 struct FileOutcome {
     double audio_seconds = 0.0;        // of the input

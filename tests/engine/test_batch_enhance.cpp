@@ -1,6 +1,7 @@
-// engine/batch/chunked_enhancer_stage and engine/batch/enhance_task: the enhancer run with one
-// forward() per block of hops gives what the hop-by-hop enhancer gives (and so what the
-// PyTorch reference gives), and a batch writes, for a file, what `statestream enhance` writes.
+// The enhancer's chunked path (EnhancerStage with ModelCalls::kChunked, LinkedEnhancer's
+// process_block) and engine/batch/enhance_task: the enhancer run with one forward() per block
+// of hops gives what the hop-by-hop enhancer gives (and so what the PyTorch reference gives),
+// and a batch writes, for a file, what `statestream enhance` writes.
 
 #include <catch2/catch.hpp>
 
@@ -12,19 +13,17 @@
 #include <random>
 #include <vector>
 
-#include <unistd.h>
 
 #include "engine/batch/batch_runner.hpp"
-#include "engine/batch/chunked_enhancer_stage.hpp"
 #include "engine/batch/enhance_task.hpp"
 #include "engine/enhance_file.hpp"
 #include "engine/io/audio_file.hpp"
 #include "engine/stages/enhancer_stage.hpp"
 #include "tests/support/enhancer_fixture_model.hpp"
 #include "tests/support/fixture_file.hpp"
+#include "tests/support/scratch_dir.hpp"
 
 using namespace statestream;
-using engine::batch::ChunkedEnhancerStage;
 using engine::batch::EnhanceTask;
 using engine::batch::EnhanceTaskConfig;
 using engine::batch::ModelCalls;
@@ -35,13 +34,7 @@ namespace {
 
 const models::SsmModel& fixture_model() { return test::enhancer_fixture_model(); }
 
-fs::path scratch(const char* name) {
-    const fs::path dir = fs::temp_directory_path() /
-                         (std::string("statestream-batch-enhance-") + std::to_string(::getpid()) + "-" + name);
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    return dir;
-}
+fs::path scratch(const char* name) { return statestream::test::fresh_scratch_dir("batch-enhance", name); }
 
 std::vector<float> seeded_noise(std::size_t n, unsigned seed, float scale = 0.3f) {
     std::minstd_rand generator(seed);
@@ -89,7 +82,8 @@ TEST_CASE("Chunked enhancer: one forward() per block computes what the reference
     const test::FixtureFile io(fs::path(STATESTREAM_DATA_DIR) / "fixtures" / "enhancer_fixture.io.safetensors");
     const std::vector<float> input = io.floats("input");
     const std::vector<double> expected = io.doubles("output");
-    ChunkedEnhancerStage stage(fixture_model(), {}, 7);  // 7 hops: not a divisor of anything nearby
+    // 7 hops: not a divisor of anything nearby
+    engine::EnhancerStage stage(fixture_model(), {}, 7, ModelCalls::kChunked);
     const std::vector<float> output = run(stage, input);
     REQUIRE(output.size() > input.size() / 2);
     double worst = 0.0;
@@ -110,7 +104,7 @@ TEST_CASE("Chunked enhancer: equals the hop-by-hop enhancer stage up to float ro
     const std::size_t hops = 13;
     const std::vector<float> input = seeded_noise(480 * hops * 11, 5);
     engine::EnhancerStage stepped(fixture_model(), settings, hops);
-    ChunkedEnhancerStage chunked(fixture_model(), settings, hops);
+    engine::EnhancerStage chunked(fixture_model(), settings, hops, ModelCalls::kChunked);
     CHECK(chunked.latency_seconds() == stepped.latency_seconds());
     CHECK(chunked.input().block == stepped.input().block);
     const std::vector<float> a = run(stepped, input);

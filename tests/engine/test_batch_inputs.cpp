@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
 
 #include "engine/batch/input_list.hpp"
 #include "engine/batch/shard.hpp"
+#include "tests/support/scratch_dir.hpp"
 
 using namespace statestream::engine::batch;
 using Catch::Matchers::Contains;
@@ -21,13 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path scratch(const char* name) {
-    const fs::path dir = fs::temp_directory_path() /
-                         (std::string("statestream-batch-inputs-") + std::to_string(::getpid()) + "-" + name);
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    return dir;
-}
+fs::path scratch(const char* name) { return statestream::test::fresh_scratch_dir("batch-inputs", name); }
 
 // Listing never opens a file, so any bytes will do.
 void touch(const fs::path& path, const std::string& text = "x") {

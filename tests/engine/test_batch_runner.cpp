@@ -16,12 +16,12 @@
 #include <thread>
 #include <vector>
 
-#include <unistd.h>
 
 #include "engine/batch/atomic_file.hpp"
 #include "engine/batch/batch_report.hpp"
 #include "engine/batch/batch_runner.hpp"
 #include "engine/batch/input_list.hpp"
+#include "tests/support/scratch_dir.hpp"
 
 using namespace statestream::engine::batch;
 using Catch::Matchers::Contains;
@@ -29,13 +29,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path scratch(const char* name) {
-    const fs::path dir = fs::temp_directory_path() /
-                         (std::string("statestream-batch-runner-") + std::to_string(::getpid()) + "-" + name);
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    return dir;
-}
+fs::path scratch(const char* name) { return statestream::test::fresh_scratch_dir("batch-runner", name); }
 
 std::string slurp(const fs::path& path) {
     std::ifstream in(path);

@@ -1,6 +1,7 @@
-// engine/batch/transcribe_task and engine/batch/transcript_formats: the recogniser with the
-// model run over chunks gives the transcript engine::transcribe_file gives step by step, on
-// the shipped recogniser, LM and speech sample; and the formats a batch writes.
+// engine/transcribe_file's chunked path, engine/batch/transcribe_task and
+// engine/transcript_formats: the recogniser with the model run over chunks gives the transcript
+// engine::transcribe_file gives step by step, on the shipped recogniser, LM and speech sample;
+// and the formats a batch writes.
 
 #include <catch2/catch.hpp>
 
@@ -12,16 +13,16 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "engine/batch/transcribe_task.hpp"
-#include "engine/batch/transcript_formats.hpp"
 #include "engine/ctc_prefix_beam_decoder.hpp"
 #include "engine/io/audio_file.hpp"
 #include "engine/ngram_language_model.hpp"
 #include "engine/transcribe_file.hpp"
+#include "engine/transcript_formats.hpp"
 #include "models/model_file.hpp"
 #include "models/ssm_model.hpp"
+#include "tests/support/scratch_dir.hpp"
 
 using namespace statestream;
 using engine::batch::ModelCalls;
@@ -59,6 +60,13 @@ engine::CtcDecoderFactory shipped_beam_decoder(const models::SsmModel& model) {
     };
 }
 
+engine::FileRunOptions calls(ModelCalls calls, std::size_t chunk_hops = engine::kFileChunkHops) {
+    engine::FileRunOptions options;
+    options.calls = calls;
+    options.chunk_hops = chunk_hops;
+    return options;
+}
+
 void require_same(const engine::Transcript& got, const engine::Transcript& want) {
     CHECK(got.text == want.text);
     CHECK(got.steps == want.steps);
@@ -84,18 +92,17 @@ TEST_CASE("Batch transcribe: chunked forward() gives transcribe_file's transcrip
     for (const std::size_t chunk : {std::size_t{128}, std::size_t{37}}) {
         INFO("chunk " << chunk << " hops, beam search with the shipped LM");
         const engine::Transcript chunked =
-            engine::batch::transcribe_in_chunks(model, sample, beam, ModelCalls::kChunked, chunk);
+            engine::transcribe_file(model, sample, beam, calls(ModelCalls::kChunked, chunk));
         require_same(chunked, stepped);
     }
     INFO("greedy");
-    require_same(engine::batch::transcribe_in_chunks(model, sample, {}, ModelCalls::kChunked),
+    require_same(engine::transcribe_file(model, sample, {}, calls(ModelCalls::kChunked)),
                  engine::transcribe_file(model, sample));
 }
 
 TEST_CASE("Batch transcribe: a 44.1 kHz file (resampled) and step-by-step calls agree too",
           "[engine][batch][transcribe]") {
-    const fs::path dir = fs::temp_directory_path() / (std::string("statestream-batch-transcribe-") + std::to_string(::getpid()));
-    fs::create_directories(dir);
+    const fs::path dir = test::fresh_scratch_dir("batch-transcribe", "rate");
     // The sample's samples declared as 44.1 kHz: it plays faster, but the resampler runs, and
     // that is what this case is about.
     engine::AudioFileReader reader(kData / "audio" / "speech_16k.wav");
@@ -108,20 +115,19 @@ TEST_CASE("Batch transcribe: a 44.1 kHz file (resampled) and step-by-step calls 
     }
     const models::SsmModel& model = fixture_transcriber();
     const engine::Transcript reference = engine::transcribe_file(model, dir / "fast.wav");
-    require_same(engine::batch::transcribe_in_chunks(model, dir / "fast.wav", {}, ModelCalls::kChunked, 50),
+    require_same(engine::transcribe_file(model, dir / "fast.wav", {}, calls(ModelCalls::kChunked, 50)),
                  reference);
-    require_same(engine::batch::transcribe_in_chunks(model, dir / "fast.wav", {}, ModelCalls::kStepByStep),
+    require_same(engine::transcribe_file(model, dir / "fast.wav", {}, calls(ModelCalls::kStepByStep)),
                  reference);
     fs::remove_all(dir);
 }
 
 TEST_CASE("Batch transcribe: the task writes the chosen format under the output's name only when done",
           "[engine][batch][transcribe]") {
-    const fs::path dir = fs::temp_directory_path() / (std::string("statestream-batch-task-") + std::to_string(::getpid()));
-    fs::create_directories(dir);
+    const fs::path dir = test::fresh_scratch_dir("batch-transcribe", "task");
     const fs::path sample = kData / "audio" / "speech_16k.wav";
     engine::batch::TranscribeTaskConfig config;
-    config.format = engine::batch::TranscriptFormat::kJsonl;
+    config.format = engine::TranscriptFormat::kJsonl;
     const engine::batch::TranscribeTask task(fixture_transcriber(), config);
     CHECK(task.output_extension() == ".jsonl");
     const std::atomic<bool> stop{false};
@@ -144,23 +150,23 @@ TEST_CASE("Batch transcribe: the task writes the chosen format under the output'
 }
 
 TEST_CASE("Transcript formats: text, JSON line, SRT and WebVTT cues", "[engine][batch][transcribe]") {
-    using engine::batch::TranscriptFormat;
+    using engine::TranscriptFormat;
     engine::Transcript t;
     t.text = "one two three";
     t.decoder = "greedy";
     t.audio_seconds = 9.0;
     t.words = {{"one", 0.5, 0.8}, {"two", 0.9, 1.2}, {"three", 3.0, 3.456}};  // 1.8 s pause: a new cue
-    CHECK(engine::batch::render_transcript(t, TranscriptFormat::kText, "a.wav") == "one two three\n");
-    const auto json = nlohmann::json::parse(engine::batch::render_transcript(t, TranscriptFormat::kJsonl, "a.wav"));
+    CHECK(engine::render_transcript(t, TranscriptFormat::kText, "a.wav") == "one two three\n");
+    const auto json = nlohmann::json::parse(engine::render_transcript(t, TranscriptFormat::kJsonl, "a.wav"));
     CHECK(json["text"] == "one two three");
     CHECK(json["words"].size() == 3);
     CHECK(json["words"][2]["end"].get<double>() == Approx(3.456));
-    CHECK(engine::batch::render_transcript(t, TranscriptFormat::kSrt, "a.wav") ==
+    CHECK(engine::render_transcript(t, TranscriptFormat::kSrt, "a.wav") ==
           "1\n00:00:00,500 --> 00:00:01,200\none two\n\n2\n00:00:03,000 --> 00:00:03,456\nthree\n\n");
-    CHECK(engine::batch::render_transcript(t, TranscriptFormat::kVtt, "a.wav") ==
+    CHECK(engine::render_transcript(t, TranscriptFormat::kVtt, "a.wav") ==
           "WEBVTT\n\n00:00:00.500 --> 00:00:01.200\none two\n\n00:00:03.000 --> 00:00:03.456\nthree\n\n");
-    CHECK(engine::batch::parse_transcript_format("txt") == TranscriptFormat::kText);
-    CHECK(engine::batch::parse_transcript_format("vtt") == TranscriptFormat::kVtt);
-    CHECK_FALSE(engine::batch::parse_transcript_format("docx").has_value());
-    CHECK(engine::batch::extension_of(TranscriptFormat::kSrt) == ".srt");
+    CHECK(engine::parse_transcript_format("txt") == TranscriptFormat::kText);
+    CHECK(engine::parse_transcript_format("vtt") == TranscriptFormat::kVtt);
+    CHECK_FALSE(engine::parse_transcript_format("docx").has_value());
+    CHECK(engine::extension_of(TranscriptFormat::kSrt) == ".srt");
 }

@@ -22,6 +22,7 @@
 #include <sndfile.h>
 
 #include "tests/support/run_process.hpp"
+#include "tests/support/scratch_dir.hpp"
 
 using Catch::Matchers::Contains;
 using statestream::test::finish_process;
@@ -36,13 +37,7 @@ const fs::path kData(STATESTREAM_DATA_DIR);
 const std::string kTranscriber = (kData / "fixtures" / "transcriber_fixture.safetensors").string();
 const std::string kEnhancer = (kData / "models" / "enhancer.safetensors").string();
 
-fs::path scratch(const char* name) {
-    const fs::path dir = fs::temp_directory_path() /
-                         (std::string("statestream-batch-cmd-") + std::to_string(::getpid()) + "-" + name);
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    return dir;
-}
+fs::path scratch(const char* name) { return statestream::test::fresh_scratch_dir("batch-cmd", name); }
 
 // A tone burst with a syllable-like envelope, 16-bit PCM.
 void write_tone(const fs::path& path, int rate, int channels, double seconds, double hz = 220.0) {

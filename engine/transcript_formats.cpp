@@ -1,4 +1,4 @@
-#include "engine/batch/transcript_formats.hpp"
+#include "engine/transcript_formats.hpp"
 
 #include <cmath>
 #include <vector>
@@ -6,12 +6,12 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
-namespace statestream::engine::batch {
+namespace statestream::engine {
 
 namespace {
 
-// The limits apps/cmd_transcribe.cpp cuts subtitle cues at, so a batch's subtitles match what
-// `statestream transcribe --format srt` prints for the same file.
+// A subtitle cue ends at a pause this long, or when it would grow past these limits: 84
+// characters is two lines of 42, a common subtitle line limit.
 constexpr double kCuePauseSeconds = 0.6;
 constexpr double kCueMaxSeconds = 6.0;
 constexpr std::size_t kCueMaxChars = 84;
@@ -95,4 +95,4 @@ std::string render_transcript(const Transcript& transcript, TranscriptFormat for
     return transcript.text + "\n";
 }
 
-}  // namespace statestream::engine::batch
+}  // namespace statestream::engine

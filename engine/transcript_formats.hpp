@@ -1,7 +1,8 @@
 #pragma once
-// A file's transcript as the text `statestream transcribe` prints for it, one document per
-// file: plain text, a JSON line with word times, SRT or WebVTT subtitles (docs/transcribe.md).
-// Cues break at pauses of 0.6 s, after 6 s or at 84 characters, as transcribe's do.
+// A file's transcript as a document: plain text, a JSON line with word times, SRT or WebVTT
+// subtitles (docs/transcribe.md). `statestream transcribe` prints it, `statestream batch
+// transcribe` writes one per file, so both say the same for the same file. Cues break at pauses
+// of 0.6 s, after 6 s or at 84 characters.
 
 #include <optional>
 #include <string>
@@ -9,7 +10,7 @@
 
 #include "engine/transcribe_file.hpp"
 
-namespace statestream::engine::batch {
+namespace statestream::engine {
 
 enum class TranscriptFormat { kText, kJsonl, kSrt, kVtt };
 
@@ -23,4 +24,4 @@ enum class TranscriptFormat { kText, kJsonl, kSrt, kVtt };
 [[nodiscard]] std::string render_transcript(const Transcript& transcript, TranscriptFormat format,
                                             std::string_view file);
 
-}  // namespace statestream::engine::batch
+}  // namespace statestream::engine
