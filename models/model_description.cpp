@@ -277,7 +277,8 @@ ForecastSpec parse_forecast(const MetadataReader& reader) {
         reader.fail("forecast.version", "is " + version->dump() + "; this build reads version " +
                                             std::to_string(kForecastSpecVersion) +
                                             " (docs/forecast.md). Use a matching statestream or "
-                                            "re-export the model.");
+                                            "re-export the model (models/train/forecast/"
+                                            "export_forecaster.py --respec keeps its weights).");
     }
     spec.version = kForecastSpecVersion;
     spec.horizon = reader.integer(doc, where, "horizon", 1, kForecastMaxHorizon);
@@ -306,10 +307,15 @@ ForecastSpec parse_forecast(const MetadataReader& reader) {
     spec.level_tau = reader.number(doc, where, "level_tau", positive, "> 0 (ticks)");
     spec.dt_tau = reader.number(doc, where, "dt_tau", positive, "> 0 (ticks)");
     spec.max_season = reader.integer(doc, where, "max_season", 0, kForecastMaxSeason);
-    spec.adapt_offset_rate = reader.number(doc, where, "adapt_offset_rate", non_negative, ">= 0");
+    spec.adapt_offset_rate = reader.number(doc, where, "adapt_offset_rate",
+                                           [](double v) { return v >= 0.0 && v <= 1.0; }, "in [0, 1]");
     spec.adapt_width_rate = reader.number(doc, where, "adapt_width_rate", non_negative, ">= 0");
     spec.coverage = reader.number(doc, where, "coverage", [](double v) { return v > 0.0 && v < 1.0; },
                                   "in (0, 1)");
+    spec.adapt_break_sigmas = reader.number(doc, where, "adapt_break_sigmas", positive, "> 0 (scales)");
+    spec.adapt_shift_sigmas = reader.number(doc, where, "adapt_shift_sigmas", positive, "> 0 (scales)");
+    spec.adapt_pullback_ticks = reader.integer(doc, where, "adapt_pullback_ticks", 0, kForecastMaxPullbackTicks);
+    spec.adapt_pullback_prior = reader.number(doc, where, "adapt_pullback_prior", positive, "> 0");
     return spec;
 }
 

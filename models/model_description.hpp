@@ -50,12 +50,13 @@ struct Recipe {
 
 // Forecasting models only: metadata key "forecast", the contract of docs/forecast.md (features
 // ticks-v1, quantile head, online adaptation). Every field is required there; all 0 for other
-// tasks.
-inline constexpr int kForecastSpecVersion = 1;
+// tasks. Version 2 changed the adaptation (offsets from the residual mean, breaks, pull-back).
+inline constexpr int kForecastSpecVersion = 2;
 inline constexpr std::uint32_t kForecastInputDim = 6;      // the six ticks-v1 features
 inline constexpr std::uint32_t kForecastQuantiles = 3;     // q10, q50, q90 per horizon
 inline constexpr std::uint32_t kForecastMaxHorizon = 256;
 inline constexpr std::uint32_t kForecastMaxSeason = 1024;
+inline constexpr std::uint32_t kForecastMaxPullbackTicks = 1024;
 
 struct ForecastSpec {
     std::uint32_t version = 0;
@@ -65,9 +66,13 @@ struct ForecastSpec {
     double level_tau = 0.0;                      // ticks, of the level mean
     double dt_tau = 0.0;                         // ticks, of the mean log time step
     std::uint32_t max_season = 0;                // largest season P a stream may be given
-    double adapt_offset_rate = 0.0;              // eta_b
+    double adapt_offset_rate = 0.0;              // rho: EW rate of the residual mean, in [0, 1]
     double adapt_width_rate = 0.0;               // eta_g
     double coverage = 0.0;                       // target coverage of [q10, q90]
+    double adapt_break_sigmas = 0.0;             // a 1-step miss beyond it (scales) is a break
+    double adapt_shift_sigmas = 0.0;             // ... and beyond this one a shift
+    std::uint32_t adapt_pullback_ticks = 0;      // forecasts from a shift on that use beta
+    double adapt_pullback_prior = 0.0;           // w0: weight of beta = 1 in its estimate
 };
 
 struct ModelDescription {

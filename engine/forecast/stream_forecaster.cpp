@@ -366,8 +366,8 @@ void StreamForecaster::Impl::work_on_chunk(std::span<const io::Tick> ticks, std:
         slot.features.anchors(options.season, b);
         float* q = out.data() + std::size_t{index} * 3 * emitted;
         slot.readout.forecast(std::span<const float>(y.data() + p * 3 * H, 3 * H), b,
-                              slot.features.scale(), {q, emitted}, {q + emitted, emitted},
-                              {q + 2 * std::size_t{emitted}, emitted});
+                              slot.features.scale(), slot.features.season_usable(options.season),
+                              {q, emitted}, {q + emitted, emitted}, {q + 2 * std::size_t{emitted}, emitted});
         has_forecast[index] = 1;
     }
 }

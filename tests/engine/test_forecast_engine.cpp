@@ -56,16 +56,20 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 // The shipped spec's rates and time constants, at a small horizon and season for hand values.
 ForecastSpec small_spec(std::uint32_t horizon, std::uint32_t max_season) {
     ForecastSpec spec;
-    spec.version = 1;
+    spec.version = 2;
     spec.horizon = horizon;
     spec.quantiles = {0.1, 0.5, 0.9};
     spec.scale_tau = 32;
     spec.level_tau = 128;
     spec.dt_tau = 32;
     spec.max_season = max_season;
-    spec.adapt_offset_rate = 0.05;
+    spec.adapt_offset_rate = 0.02;
     spec.adapt_width_rate = 0.05;
     spec.coverage = 0.8;
+    spec.adapt_break_sigmas = 3.0;
+    spec.adapt_shift_sigmas = 5.0;
+    spec.adapt_pullback_ticks = 12;
+    spec.adapt_pullback_prior = 1.0;
     return spec;
 }
 
@@ -224,9 +228,11 @@ std::map<std::string, std::string> forecast_metadata(const nlohmann::json& forec
 }
 
 nlohmann::json shipped_forecast(std::uint32_t horizon = 3) {
-    return {{"version", 1}, {"horizon", horizon}, {"quantiles", {0.1, 0.5, 0.9}},
+    return {{"version", 2}, {"horizon", horizon}, {"quantiles", {0.1, 0.5, 0.9}},
             {"scale_tau", 32}, {"level_tau", 128}, {"dt_tau", 32}, {"max_season", 64},
-            {"adapt_offset_rate", 0.05}, {"adapt_width_rate", 0.05}, {"coverage", 0.8}};
+            {"adapt_offset_rate", 0.02}, {"adapt_width_rate", 0.05}, {"coverage", 0.8},
+            {"adapt_break_sigmas", 3.0}, {"adapt_shift_sigmas", 5.0}, {"adapt_pullback_ticks", 12},
+            {"adapt_pullback_prior", 1.0}};
 }
 
 }  // namespace
@@ -236,16 +242,20 @@ TEST_CASE("Forecast metadata: every field is read, and each defect is refused by
     const auto description =
         models::parse_model_description(forecast_metadata(shipped_forecast()), "model.safetensors");
     const ForecastSpec& spec = description.forecast;
-    CHECK(spec.version == 1);
+    CHECK(spec.version == 2);
     CHECK(spec.horizon == 3);
     CHECK(spec.quantiles == std::array<double, 3>{0.1, 0.5, 0.9});
     CHECK(spec.scale_tau == 32);
     CHECK(spec.level_tau == 128);
     CHECK(spec.dt_tau == 32);
     CHECK(spec.max_season == 64);
-    CHECK(spec.adapt_offset_rate == 0.05);
+    CHECK(spec.adapt_offset_rate == 0.02);
     CHECK(spec.adapt_width_rate == 0.05);
     CHECK(spec.coverage == 0.8);
+    CHECK(spec.adapt_break_sigmas == 3.0);
+    CHECK(spec.adapt_shift_sigmas == 5.0);
+    CHECK(spec.adapt_pullback_ticks == 12);
+    CHECK(spec.adapt_pullback_prior == 1.0);
 
     const auto refused = [](const std::map<std::string, std::string>& metadata) -> std::string {
         try {
@@ -262,7 +272,8 @@ TEST_CASE("Forecast metadata: every field is read, and each defect is refused by
         return forecast_metadata(doc);
     };
     CHECK_THAT(refused(forecast_metadata(nullptr)), Contains("model.safetensors") && Contains("\"forecast\""));
-    CHECK_THAT(refused(with("version", 2)), Contains("forecast.version") && Contains("version 1"));
+    CHECK_THAT(refused(with("version", 1)), Contains("forecast.version") && Contains("version 2") &&
+                                               Contains("re-export"));
     CHECK_THAT(refused(with("horizon", 0)), Contains("forecast.horizon") && Contains("1..256"));
     CHECK_THAT(refused(with("horizon", 257)), Contains("forecast.horizon"));
     CHECK_THAT(refused(with("quantiles", {0.1, 0.4, 0.9})), Contains("forecast.quantiles"));
@@ -273,7 +284,13 @@ TEST_CASE("Forecast metadata: every field is read, and each defect is refused by
     CHECK_THAT(refused(with("dt_tau", nullptr)), Contains("forecast.dt_tau is missing"));
     CHECK_THAT(refused(with("max_season", 1025)), Contains("forecast.max_season") && Contains("0..1024"));
     CHECK_THAT(refused(with("adapt_offset_rate", -0.01)), Contains("forecast.adapt_offset_rate"));
+    CHECK_THAT(refused(with("adapt_offset_rate", 1.5)), Contains("forecast.adapt_offset_rate") && Contains("[0, 1]"));
     CHECK_THAT(refused(with("adapt_width_rate", "fast")), Contains("forecast.adapt_width_rate"));
+    CHECK_THAT(refused(with("adapt_break_sigmas", 0)), Contains("forecast.adapt_break_sigmas") && Contains("> 0"));
+    CHECK_THAT(refused(with("adapt_shift_sigmas", nullptr)), Contains("forecast.adapt_shift_sigmas is missing"));
+    CHECK_THAT(refused(with("adapt_pullback_ticks", 1025)), Contains("forecast.adapt_pullback_ticks") && Contains("0..1024"));
+    CHECK_THAT(refused(with("adapt_pullback_ticks", 2.5)), Contains("forecast.adapt_pullback_ticks"));
+    CHECK_THAT(refused(with("adapt_pullback_prior", -1)), Contains("forecast.adapt_pullback_prior"));
     CHECK_THAT(refused(with("coverage", 1.0)), Contains("forecast.coverage") && Contains("(0, 1)"));
     CHECK_THAT(refused(forecast_metadata(shipped_forecast(), 6, 10)),
                Contains("architecture.output_dim") && Contains("3 * horizon = 9"));
@@ -409,25 +426,31 @@ TEST_CASE("ticks-v1: a saved state restores bit for bit and continues identicall
     CHECK_FALSE(c.restore_state(saved));
 }
 
-TEST_CASE("Quantile head: q10 <= q50 <= q90 for any outputs, offsets and widths",
+TEST_CASE("Quantile head: q10 <= q50 <= q90 for any outputs, pull-backs, offsets and widths",
           "[engine][forecast][head]") {
     std::mt19937 rng(11);
     std::uniform_real_distribution<float> wide(-60.0f, 60.0f);
-    std::uniform_real_distribution<double> offset(-10.0, 10.0), width(-2.0, 2.0);
+    std::uniform_real_distribution<double> pullback(0.0, 1.0), offset(-3.0, 3.0), width(-2.0, 2.0);
     for (int i = 0; i < 20000; ++i) {
         const std::array<float, 3> raw = {wide(rng), wide(rng), wide(rng)};
-        const QuantileZ z = quantile_head(raw, offset(rng), width(rng));
+        const QuantileZ z = quantile_head(raw, pullback(rng), offset(rng), width(rng));
         INFO("raw " << raw[0] << ", " << raw[1] << ", " << raw[2]);
         REQUIRE(z.z10 <= z.z50);
         REQUIRE(z.z50 <= z.z90);
     }
     // The plain head, worked out: softplus(0) = ln 2 either side of o0.
-    const QuantileZ z = quantile_head(std::array<float, 3>{1.5f, 0.0f, 0.0f}, 0.0, 0.0);
+    const QuantileZ z = quantile_head(std::array<float, 3>{1.5f, 0.0f, 0.0f}, 1.0, 0.0, 0.0);
     CHECK(z.z50 == 1.5);
     CHECK(z.z10 == Approx(1.5 - std::log(2.0)));
     CHECK(z.z90 == Approx(1.5 + std::log(2.0)));
+    // The adapted head: beta scales the median's move, the offset adds to it, e^g scales each
+    // half-width.
+    const QuantileZ adapted = quantile_head(std::array<float, 3>{-2.0f, 0.0f, 0.0f}, 0.25, 0.5, std::log(3.0));
+    CHECK(adapted.z50 == Approx(0.25 * -2.0 + 0.5));
+    CHECK(adapted.z10 == Approx(0.0 - 3.0 * std::log(2.0)));
+    CHECK(adapted.z90 == Approx(0.0 + 3.0 * std::log(2.0)));
     // softplus(-50) is about e^-50: the interval collapses onto the median, never past it.
-    const QuantileZ narrow = quantile_head(std::array<float, 3>{0.0f, -50.0f, -50.0f}, 0.0, 0.0);
+    const QuantileZ narrow = quantile_head(std::array<float, 3>{0.0f, -50.0f, -50.0f}, 1.0, 0.0, 0.0);
     CHECK(narrow.z10 < 0.0);
     CHECK(narrow.z90 > 0.0);
 
@@ -437,82 +460,172 @@ TEST_CASE("Quantile head: q10 <= q50 <= q90 for any outputs, offsets and widths"
     const std::vector<double> anchors(4, 20000.0);
     for (int i = 0; i < 2000; ++i) {
         for (float& o : raw) o = wide(rng);
-        readout.forecast(raw, anchors, i % 2 ? 1e-6 : 7.5, q10, q50, q90);
+        readout.forecast(raw, anchors, i % 2 ? 1e-6 : 7.5, i % 3 == 0, q10, q50, q90);
         for (int h = 0; h < 4; ++h) {
             REQUIRE(q10[h] <= q50[h]);
             REQUIRE(q50[h] <= q90[h]);
         }
+        readout.adapt(i % 7 == 0 ? kNaN : 20000.0f + wide(rng));
     }
 }
 
-TEST_CASE("Adaptation: the offset and width follow the doc's rules, clamps and exceptions",
+TEST_CASE("Adaptation: offsets, widths, breaks and the pull-back follow the doc's rules",
           "[engine][forecast][adapt]") {
-    const ForecastSpec spec = small_spec(2, 0);
+    const ForecastSpec spec = small_spec(2, 0);  // rho 0.02, eta_g 0.05, breaks 3, shifts 5, W 12
+    const double rho = spec.adapt_offset_rate;
     const double miss_target = 1.0 - spec.coverage;  // as the readout computes it
-    QuantileReadout readout(spec, true);
-    const std::vector<float> zero_raw(6, 0.0f);  // z50 = 0, z10/z90 = -/+ ln 2
+    const std::vector<float> zero_raw(6, 0.0f);      // z50 = 0, z10/z90 = -/+ ln 2
     const std::vector<double> ten(2, 10.0);
     std::vector<float> q10(2), q50(2), q90(2);
-    readout.adapt(10.0f);  // nothing made yet: nothing to learn
-    CHECK(readout.offsets()[0] == 0.0f);
-    readout.forecast(zero_raw, ten, 1.0, q10, q50, q90);
-    CHECK(q50[0] == 10.0f);
-    CHECK(q90[0] == static_cast<float>(10.0 + std::log(2.0)));
 
-    // 12 arrives: the forecast of 1 tick ago (horizon 1) was 2 scales low and missed.
-    readout.adapt(12.0f);
-    CHECK(readout.offsets()[0] == static_cast<float>(0.05 * 2.0));
-    CHECK(readout.log_widths()[0] == static_cast<float>(0.05 * (1.0 - miss_target)));
-    CHECK(readout.offsets()[1] == 0.0f);  // no forecast was made 2 ticks ago
-    CHECK(readout.log_widths()[1] == 0.0f);
-
-    // The adapted head: the median moves by off, the half-widths scale by e^g.
-    readout.forecast(zero_raw, ten, 2.0, q10, q50, q90);
-    const double off = readout.offsets()[0], g = readout.log_widths()[0];
-    CHECK(q50[0] == static_cast<float>(10.0 + 2.0 * off));
-    CHECK(q10[0] == static_cast<float>(10.0 + 2.0 * (off - std::exp(g) * std::log(2.0))));
-    CHECK(q50[1] == 10.0f);
-
-    // A gap scores nothing.
-    const float off_before = readout.offsets()[0];
-    readout.adapt(kNaN);
-    CHECK(readout.offsets()[0] == off_before);
-
-    // Now horizon 1 (made 1 tick ago, sigma 2) and horizon 2 (made 2 ticks ago, sigma 1): a
-    // value inside both intervals narrows them, an error beyond 3 scales counts as 3.
-    const float on_median = q50[0];
-    readout.adapt(on_median);
-    CHECK(readout.offsets()[0] == off_before);
-    CHECK(readout.log_widths()[0] == static_cast<float>(g + 0.05 * (0.0 - miss_target)));
-    CHECK(readout.offsets()[1] == static_cast<float>(0.05 * (static_cast<double>(on_median) - 10.0)));
-    CHECK(readout.log_widths()[1] == static_cast<float>(0.05 * (0.0 - miss_target)));
-
-    // Clamps: offsets stop at +-10 scales, log-widths at +-2, however long the errors last.
-    QuantileReadout pushed(spec, true);
-    for (int i = 0; i < 400; ++i) {
-        pushed.forecast(zero_raw, ten, 1.0, q10, q50, q90);
-        pushed.adapt(1e6f);
+    SECTION("the first residual, worked out") {
+        QuantileReadout readout(spec, true);
+        readout.adapt(10.0f);  // nothing made yet: nothing to learn
+        CHECK(readout.offset(0) == 0.0);
+        CHECK(readout.pullback() == 1.0);
+        readout.forecast(zero_raw, ten, 1.0, false, q10, q50, q90);
+        CHECK(q50[0] == 10.0f);
+        CHECK(q90[0] == static_cast<float>(10.0 + std::log(2.0)));
+        // 11 arrives: the 1-step forecast was 1 scale low (no break) and missed its interval.
+        readout.adapt(11.0f);
+        const double mu = static_cast<float>(rho * 1.0), s = static_cast<float>(rho * 1.0);
+        const double cut = rho * 1 * (s - mu * mu);
+        CHECK(readout.offset(0) == Approx(mu - cut / mu).epsilon(1e-12));
+        CHECK(readout.log_widths()[0] == static_cast<float>(0.05 * (1.0 - miss_target)));
+        CHECK(readout.offset(1) == 0.0);  // no forecast was made 2 ticks ago
+        CHECK(readout.log_widths()[1] == 0.0f);
+        CHECK(readout.pullback() == 1.0);  // no shift: beta stays 1
+        readout.forecast(zero_raw, ten, 2.0, false, q10, q50, q90);
+        const double g = readout.log_widths()[0];
+        CHECK(q50[0] == static_cast<float>(10.0 + 2.0 * readout.offset(0)));
+        CHECK(q10[0] == static_cast<float>(10.0 + 2.0 * (readout.offset(0) - std::exp(g) * std::log(2.0))));
+        CHECK(q50[1] == 10.0f);
+        // A gap scores nothing.
+        const double before = readout.offset(0);
+        readout.adapt(kNaN);
+        CHECK(readout.offset(0) == before);
     }
-    CHECK(pushed.offsets()[0] == 10.0f);
-    CHECK(pushed.log_widths()[0] == 2.0f);
-    QuantileReadout calm(spec, true);
-    for (int i = 0; i < 400; ++i) {
-        calm.forecast(zero_raw, ten, 1.0, q10, q50, q90);
-        calm.adapt(10.0f);
-    }
-    CHECK(calm.log_widths()[0] == -2.0f);
-    CHECK(calm.offsets()[0] == 0.0f);
 
-    // --no-adapt: off = g = 0 whatever arrives, and a restored state does not bring them back.
-    QuantileReadout fixed(spec, false);
-    fixed.forecast(zero_raw, ten, 1.0, q10, q50, q90);
-    fixed.adapt(1e6f);
-    CHECK(fixed.offsets()[0] == 0.0f);
-    CHECK(fixed.log_widths()[0] == 0.0f);
-    std::vector<float> saved(pushed.state_floats());
-    pushed.save_state(saved);
-    REQUIRE(fixed.restore_state(saved));
-    CHECK(fixed.offsets()[0] == 0.0f);
+    SECTION("a persistent bias becomes the offset; noise does not") {
+        QuantileReadout biased(spec, true), noisy(spec, true);
+        for (int i = 0; i < 600; ++i) {
+            biased.forecast(zero_raw, ten, 1.0, false, q10, q50, q90);
+            biased.adapt(11.0f);  // always 1 scale above the model's median, never a break
+            noisy.forecast(zero_raw, ten, 1.0, false, q10, q50, q90);
+            noisy.adapt(i % 2 ? 11.0f : 9.0f);
+        }
+        CHECK(biased.offset(0) == Approx(1.0).margin(1e-4));
+        CHECK(biased.offset(1) == Approx(1.0).margin(1e-4));
+        biased.forecast(zero_raw, ten, 1.0, false, q10, q50, q90);
+        CHECK(q50[1] == Approx(11.0f).margin(1e-3));
+        CHECK(noisy.offset(0) == 0.0);  // a mean of +-1 residuals, far within its noise
+        CHECK(noisy.offset(1) == 0.0);
+        // Clamps: 5 scales off at h = 2 counts as 3 (h = 1 is on the median: no break), so the
+        // offset stops 2 scales short and an interval of width ~0 misses every time; widths
+        // stop at e^+-2 however long the misses or the hits last.
+        QuantileReadout far(spec, true), calm(spec, true);
+        const std::vector<float> far_raw = {0.0f, 0.0f, 0.0f, -5.0f, -50.0f, -50.0f};
+        for (int i = 0; i < 1000; ++i) {
+            far.forecast(far_raw, ten, 1.0, false, q10, q50, q90);
+            far.adapt(10.0f);
+            calm.forecast(zero_raw, ten, 1.0, false, q10, q50, q90);
+            calm.adapt(10.0f);
+        }
+        CHECK(far.offset(1) == Approx(3.0).margin(1e-4));
+        CHECK(far.log_widths()[1] == 2.0f);
+        CHECK(calm.log_widths()[0] == -2.0f);
+        CHECK(calm.offset(0) == 0.0);
+    }
+
+    SECTION("a break forgets the forecasts made before it") {
+        QuantileReadout readout(spec, true);
+        readout.forecast(zero_raw, ten, 1.0, false, q10, q50, q90);
+        readout.forecast(zero_raw, ten, 1.0, false, q10, q50, q90);
+        readout.adapt(14.0f);  // 4 scales off the 1-step median: a break, not a shift
+        CHECK(readout.log_widths()[0] == 0.0f);
+        CHECK(readout.log_widths()[1] == 0.0f);
+        CHECK(readout.offset(0) == 0.0);
+        CHECK(readout.pullback() == 1.0);
+        readout.adapt(14.0f);  // both forecasts are forgotten: nothing is scored
+        CHECK(readout.log_widths()[0] == 0.0f);
+        CHECK(readout.log_widths()[1] == 0.0f);
+        readout.forecast(zero_raw, std::vector<double>(2, 14.0), 1.0, false, q10, q50, q90);
+        readout.adapt(14.5f);  // a forecast made after the break is scored again
+        CHECK(readout.log_widths()[0] == static_cast<float>(0.05 * (0.0 - miss_target)));
+    }
+
+    SECTION("after a shift, beta is how much of the model's move the values bear out") {
+        // The model forecasts 2 scales back down at every horizon.
+        const std::vector<float> back = {-2.0f, 0.0f, 0.0f, -2.0f, 0.0f, 0.0f};
+        const std::vector<double> sixteen(2, 16.0);
+        QuantileReadout level(spec, true);
+        level.forecast(back, ten, 1.0, false, q10, q50, q90);   // median 8
+        level.adapt(16.0f);                                     // 8 scales off: a shift
+        CHECK(level.pullback() == 1.0);                         // no evidence yet: w0 / w0
+        level.forecast(back, sixteen, 1.0, false, q10, q50, q90);
+        CHECK(q50[0] == 14.0f);
+        level.adapt(16.0f);  // the level stayed: u = 0 against zeta = -2
+        CHECK(level.pullback() == Approx(1.0 / (1.0 + 4.0)).epsilon(1e-12));
+        level.forecast(back, sixteen, 1.0, false, q10, q50, q90);
+        CHECK(q50[0] == static_cast<float>(16.0 + 0.2 * -2.0 + level.offset(0)));
+        CHECK(q50[1] == static_cast<float>(16.0 + 0.2 * -2.0 + level.offset(1)));
+        // With a usable season the anchors carry the shift for a season: beta is not applied.
+        level.forecast(back, sixteen, 1.0, true, q10, q50, q90);
+        CHECK(q50[0] == static_cast<float>(16.0 - 2.0 + level.offset(0)));
+        // W = 12 forecasts from the shift on use beta; then it is 1 again.
+        for (int i = 0; i < 10; ++i) {
+            level.adapt(16.0f);
+            CHECK(level.pullback() < 1.0);
+            level.forecast(back, sixteen, 1.0, false, q10, q50, q90);
+        }
+        level.adapt(16.0f);
+        CHECK(level.pullback() == 1.0);
+
+        // A spike: the value comes back as the model said, and beta stays 1.
+        QuantileReadout spike(spec, true);
+        const std::vector<float> back_8 = {-8.0f, 0.0f, 0.0f, -8.0f, 0.0f, 0.0f};
+        spike.forecast(zero_raw, ten, 1.0, false, q10, q50, q90);
+        spike.adapt(20.0f);  // a shift
+        spike.forecast(back_8, std::vector<double>(2, 20.0), 1.0, false, q10, q50, q90);
+        spike.adapt(12.0f);  // u = -8 against zeta = -8
+        CHECK(spike.pullback() == 1.0);
+    }
+
+    SECTION("--no-adapt: the plain head whatever arrives, and a restored state does not bring it back") {
+        QuantileReadout pushed(spec, true), fixed(spec, false);
+        for (int i = 0; i < 50; ++i) {
+            pushed.forecast(zero_raw, ten, 1.0, false, q10, q50, q90);
+            pushed.adapt(12.0f);
+            fixed.forecast(zero_raw, ten, 1.0, false, q10, q50, q90);
+            fixed.adapt(12.0f);
+        }
+        CHECK(fixed.offset(0) == 0.0);
+        CHECK(fixed.log_widths()[0] == 0.0f);
+        CHECK(fixed.pullback() == 1.0);
+        REQUIRE(pushed.offset(0) > 1.0);
+        std::vector<float> saved(pushed.state_floats());
+        pushed.save_state(saved);
+        REQUIRE(fixed.restore_state(saved));
+        CHECK(fixed.offset(0) == 0.0);
+        fixed.forecast(zero_raw, ten, 1.0, false, q10, q50, q90);
+        CHECK(q50[0] == 10.0f);
+
+        // restore_state refuses what no stream could have saved, and changes nothing then.
+        QuantileReadout other(spec, true);
+        REQUIRE(other.restore_state(saved));
+        CHECK(other.offset(0) == pushed.offset(0));
+        const std::size_t H = 2;
+        auto broken = saved;
+        broken[H] = 3.5f;  // mu beyond the residual clamp
+        CHECK_FALSE(other.restore_state(broken));
+        broken = saved;
+        broken[3 * H + 2] = 13.0f;  // ticks since the shift beyond W
+        CHECK_FALSE(other.restore_state(broken));
+        broken = saved;
+        broken.back() = 2.0f;  // the ring position beyond H - 1
+        CHECK_FALSE(other.restore_state(broken));
+        CHECK(other.offset(0) == pushed.offset(0));
+    }
 }
 
 TEST_CASE("Forecaster: batched, chunked, threaded and one-at-a-time runs agree bit for bit",

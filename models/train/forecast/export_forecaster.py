@@ -3,6 +3,8 @@
 
     /usr/bin/python3 models/train/forecast/export_forecaster.py \\
         --checkpoint build/forecast/checkpoint.pt [--out data/models/forecaster.safetensors]
+    /usr/bin/python3 models/train/forecast/export_forecaster.py --respec \\
+        --checkpoint build/forecast_final/checkpoint.pt     # the shipped model, spec v2
 
 The file is an ordinary model file (export.py, docs/model_format.md) with task "forecast",
 frontend {"type": "ticks"}, the `forecast` metadata (the spec the checkpoint was trained with;
@@ -10,6 +12,11 @@ forecaster.FORECAST_SPEC) and the recipe. The SsmModel is the whole trainable mo
 head has no weights), so nothing is folded. Export checks that the file loads back and gives the
 checkpoint's outputs on seeded features, that its metadata is what docs/forecast.md requires,
 and that a stream runs through it; it refuses files over MAX_BYTES.
+
+--respec exports a checkpoint trained under an earlier `forecast` version with the current
+one: its feature and head fields (horizon, quantiles, the taus, max_season), which the weights
+were trained for, stay; the version and the online-adaptation fields, which no weight depends
+on, become forecaster.FORECAST_SPEC's. The weights and the rest of the file do not change.
 """
 import argparse
 import json
@@ -25,12 +32,26 @@ if _TRAIN_DIR not in sys.path:
 
 from export import export_model  # noqa: E402
 from ssm_model import SsmModel, load_model  # noqa: E402
-from forecast.forecaster import (FRONTEND, TASK, StreamingForecaster, spec_metadata,  # noqa: E402
-                                 validate_spec)
+from forecast.forecaster import (FORECAST_SPEC, FRONTEND, TASK,  # noqa: E402
+                                 StreamingForecaster, spec_metadata, validate_spec)
 from forecast.synthetic import generate  # noqa: E402
 
 MAX_BYTES = 1024 * 1024
 TOLERANCE = 1e-4   # float32 weights and a float32 forward against the checkpoint's own
+# What the weights were trained for: the ticks-v1 features and the quantile head. --respec keeps
+# these from the checkpoint and takes every other field (the adaptation) from FORECAST_SPEC.
+TRAINED_FIELDS = ("horizon", "quantiles", "scale_tau", "level_tau", "dt_tau", "max_season")
+
+
+def respecified(spec: dict) -> dict:
+    """The checkpoint's spec under the current version: its TRAINED_FIELDS, FORECAST_SPEC's
+    other fields, in FORECAST_SPEC's order."""
+    missing = [key for key in TRAINED_FIELDS if key not in spec]
+    if missing:
+        raise SystemExit(f"checkpoint spec {spec} lacks {', '.join(missing)}; not a forecaster "
+                         "checkpoint")
+    return validate_spec({key: spec[key] if key in TRAINED_FIELDS else value
+                          for key, value in FORECAST_SPEC.items()})
 
 
 def load_checkpoint_model(path: str):
@@ -78,9 +99,19 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=os.path.join(root, "build/forecast/checkpoint.pt"))
     parser.add_argument("--out", default=os.path.join(root, "data/models/forecaster.safetensors"))
+    parser.add_argument("--respec", action="store_true",
+                        help="export with the current forecast version's adaptation fields")
     args = parser.parse_args(argv)
     model, state = load_checkpoint_model(args.checkpoint)
-    spec = validate_spec(dict(state["spec"]))
+    if args.respec:
+        spec = respecified(dict(state["spec"]))
+    elif state["spec"].get("version") != FORECAST_SPEC["version"]:
+        raise SystemExit(f"{args.checkpoint}: trained under forecast version "
+                         f"{state['spec'].get('version')}, this exporter writes version "
+                         f"{FORECAST_SPEC['version']}; pass --respec to keep its weights and "
+                         "take the current adaptation fields")
+    else:
+        spec = validate_spec(dict(state["spec"]))
     train_args = state.get("args", {})
     last_validation = (state.get("validation") or [{}])[-1]
     recipe = {"name": "forecaster-mamba2-ticks-v1", "script": "models/train/forecast/train.py",
@@ -89,6 +120,10 @@ def main(argv=None) -> int:
               "lr": train_args.get("lr"), "train_minutes": state.get("train_minutes"),
               "data": state.get("sources"), "validation": last_validation,
               "loss": "mean pinball over q10/q50/q90 and h = 1..H, in units of sigma'"}
+    if args.respec:
+        recipe["respec"] = (f"trained under forecast version {state['spec'].get('version')}; "
+                            f"exported with version {spec['version']}'s adaptation fields by "
+                            "export_forecaster.py --respec, the weights as trained")
     size = export_model(model, args.out, task=TASK, frontend=FRONTEND, recipe=recipe,
                         extra_metadata=spec_metadata(spec))
     if size > MAX_BYTES:

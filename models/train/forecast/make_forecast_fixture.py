@@ -39,6 +39,12 @@ about 0.25 s apart): three zeros (sigma' at its 1e-6 floor) then a jump to 5 (x0
 clamps), two ticks with equal timestamps (x2 at -2.5), a 1000x longer pause (x2 at +2.5), a
 level shift below zero, a gap, and a gap as the last tick. Stream 2 (season 4, 24 ticks, 90
 days apart, level 10000 so the 0.1 % relative floor of sigma' matters): a 5-tick gap.
+With adaptation on, every part of docs/forecast.md's "Online adaptation" acts: breaks and
+shifts (the first ticks of each stream, stream 1's jump and level shift), the pull-back in use
+(stream 1, no season), non-zero offsets and widths. A break or shift is a threshold on the
+1-step miss, which float32 and float64 could decide differently right at the threshold: no
+miss lies within DECISION_MARGIN scales of one (checked; stream 0's tick 6 is nudged by 0.5 for
+that).
 
 The reference runs in float64 on the float32 weights, with the per-stream state in float32
 (features.py, forecaster.py); the C++ in float32 should match to about 1e-4 relative, scaled by
@@ -71,6 +77,7 @@ IO_FILE = "forecast_fixture_io.safetensors"
 SEASONS = (12, 0, 4)
 TOLERANCE = 1e-12
 TIME_SPLIT = 2 ** 32
+DECISION_MARGIN = 1e-2   # scales between a 1-step miss and a break or shift threshold
 
 
 def build_model() -> SsmModel:
@@ -98,6 +105,7 @@ def fixture_streams() -> List[Tuple[np.ndarray, np.ndarray]]:
     i = np.arange(n)
     values0 = 100.0 + 10.0 * np.sin(2 * math.pi * i / 12) + 0.3 * i + rng.normal(0, 1.0, n)
     values0[[0, 17, 18, 30]] = np.nan
+    values0[6] += 0.5                 # its 1-step miss was 5.0007 scales: on the shift threshold
 
     n = 28
     steps = np.maximum(rng.exponential(0.25e9, size=n).astype(np.int64), 1)
@@ -141,6 +149,7 @@ def compute(model: SsmModel) -> Tuple[List, Dict[str, str]]:
         q = adapted[s].step(t, v)
         q_plain = plain[s].step(t, v)
         a = adapted[s]
+        _check_margin(a.adaptation.miss_one, s, cursor[s] - 1)
         rows["time"].append(t)
         rows["value"].append(v)
         rows["features"].append(a.x.astype(np.float64))
@@ -169,6 +178,20 @@ def compute(model: SsmModel) -> Tuple[List, Dict[str, str]]:
                                        "script": "models/train/forecast/make_forecast_fixture.py"}),
                 **spec_metadata()}
     return tensors, metadata
+
+
+def _check_margin(miss_one, stream: int, tick: int) -> None:
+    """A break or shift is decided by comparing the 1-step miss with a threshold; the engine's
+    float32 model gives that miss to about 1e-5 scales, so a miss within DECISION_MARGIN of a
+    threshold could be decided the other way there and the fixture would not hold it to the
+    doc. Such ticks are refused here, before anything is written."""
+    if miss_one is None:
+        return
+    for name in ("adapt_break_sigmas", "adapt_shift_sigmas"):
+        if abs(miss_one - FORECAST_SPEC[name]) < DECISION_MARGIN:
+            raise SystemExit(f"stream {stream} tick {tick}: 1-step miss {miss_one!r} scales is "
+                             f"within {DECISION_MARGIN} of {name} = {FORECAST_SPEC[name]}; "
+                             "change that tick's value in fixture_streams()")
 
 
 def _self_check(model: SsmModel, streams, order, rows) -> None:

@@ -21,7 +21,7 @@ from forecast import make_forecast_fixture  # noqa: E402
 from forecast.dataset import load_pool, make_batch, time_to_ns  # noqa: E402
 from forecast.features import TickFeatures, batch_features  # noqa: E402
 from forecast.forecaster import (FORECAST_SPEC, Adaptation, StreamingForecaster,  # noqa: E402
-                                 head_numpy, pinball_loss, quantile_head)
+                                 head_numpy, pinball_loss, quantile_head, validate_spec)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -137,9 +137,13 @@ class HeadTest(unittest.TestCase):
             # torch's softplus returns x itself above 20, 2e-9 short of log(1 + e^x)
             self.assertTrue(np.allclose(zn, quantile_head(torch.from_numpy(row)).numpy(),
                                         rtol=0, atol=1e-8))
-            adaptation.offset = rng.uniform(-10, 10, zn.shape[0])
+            # any state the clamps allow: mu in +-3 with s >= mu^2, g in +-2, beta in [0, 1]
+            adaptation.residual_mean = rng.uniform(-3, 3, zn.shape[0])
+            adaptation.residual_square = adaptation.residual_mean ** 2 + rng.uniform(0, 1, zn.shape[0])
             adaptation.log_width = rng.uniform(-2, 2, zn.shape[0])
-            adapted = adaptation.apply(zn)
+            adaptation.since_shift, adaptation.pull_zz = 0, float(rng.uniform(0, 5))
+            adaptation.pull_zu = float(rng.uniform(-5, 5))
+            adapted = adaptation.forecast(zn, np.full(zn.shape[0], 7.0), 0.5, season_usable=False)
             self.assertTrue(np.all(adapted[:, 0] <= adapted[:, 1]))
             self.assertTrue(np.all(adapted[:, 1] <= adapted[:, 2]))
 
@@ -175,17 +179,22 @@ class AdaptationTest(unittest.TestCase):
 
     def test_hand_made_stream(self):
         stream = StreamingForecaster(ConstantModel([0.0] * 6), self.spec, season=0)
-        eta = 0.05
+        rho, eta = self.spec["adapt_offset_rate"], self.spec["adapt_width_rate"]
         q0 = stream.step(0, 10.0)
         s0 = scale(10.0, 0.0)
         self.assertTrue(np.allclose(q0, [[10 - s0 * self.half, 10, 10 + s0 * self.half]] * 2))
 
         q1 = stream.step(SECOND, 10.02)
-        # h = 1 scores tick 0's forecast; nothing was made 2 ticks ago
-        off1 = f32(eta * min((10.02 - 10.0) / s0, 3))
+        # h = 1 scores tick 0's forecast (2 scales low: no break); nothing was made 2 ticks ago
+        r = (10.02 - 10.0) / f32(s0)   # the value as given, against the stored forecast
+        mean, square = f32(rho * r), f32(rho * r * r)
+        cut = rho * 1 * (square - mean * mean)
+        off1 = mean - cut / mean
         g1 = f32(eta * (1 - 0.2))                   # 10.02 is above q90 = 10 + 0.007
-        self.assertEqual(list(stream.adaptation.offset), [off1, 0.0])
+        self.assertAlmostEqual(stream.adaptation.offsets()[0], off1, places=12)
+        self.assertEqual(stream.adaptation.offsets()[1], 0.0)
         self.assertEqual(list(stream.adaptation.log_width), [g1, 0.0])
+        self.assertEqual(stream.adaptation.pullback(), 1.0)
         s1 = scale(f32(10.02), f32(0.02 ** 2))
         self.assertAlmostEqual(s1, stream.sigma, places=12)
         last = f32(10.02)
@@ -195,34 +204,86 @@ class AdaptationTest(unittest.TestCase):
         self.assertTrue(np.allclose(q1, [want_h1, want_h2], rtol=0, atol=1e-12))
 
         q2 = stream.step(2 * SECOND, math.nan)      # a gap: no scoring, but a forecast
-        self.assertEqual(list(stream.adaptation.offset), [off1, 0.0])
+        self.assertAlmostEqual(stream.adaptation.offsets()[0], off1, places=12)
         self.assertTrue(np.allclose(q2, q1, rtol=0, atol=1e-12))
 
         stream.step(3 * SECOND, 100.0)
-        # h = 1 scores the gap tick's forecast, h = 2 tick 1's: both far below 100
-        self.assertEqual(stream.adaptation.offset[0], f32(off1 + eta * 3))
-        self.assertEqual(stream.adaptation.offset[1], f32(eta * 3))
-        self.assertEqual(stream.adaptation.log_width[0], f32(g1 + eta * 0.8))
-        self.assertEqual(stream.adaptation.log_width[1], f32(eta * 0.8))
+        # thousands of scales off the 1-step forecast: a shift and a break; nothing is scored
+        self.assertAlmostEqual(stream.adaptation.offsets()[0], off1, places=12)
+        self.assertEqual(list(stream.adaptation.log_width), [g1, 0.0])
+        self.assertEqual(stream.adaptation.since_shift, 0)
+        self.assertEqual(stream.adaptation.pullback(), 1.0)   # no evidence yet: w0 / w0
+        stream.step(4 * SECOND, 100.0)
+        # h = 1 scores tick 3's forecast (on its median, inside); tick 2's was forgotten
+        self.assertEqual(stream.adaptation.log_width[0], f32(g1 + eta * (0.0 - 0.2)))
+        self.assertEqual(stream.adaptation.log_width[1], 0.0)
 
-    def test_clamps_and_no_adapt(self):
-        adaptation = Adaptation(self.spec)
-        forecast = np.array([[-1.0, 0.0, 1.0]] * 2)
-        for _ in range(400):                         # far above q90 every tick
-            adaptation.observe(1e6)
-            adaptation.remember(forecast, 1.0)
-        self.assertTrue(np.all(adaptation.offset == 10.0))
-        self.assertTrue(np.all(adaptation.log_width == 2.0))
-        for _ in range(600):                         # exactly at q50: inside every time
-            adaptation.observe(0.0)
-            adaptation.remember(forecast, 1.0)
-        self.assertTrue(np.all(adaptation.offset == 10.0))   # (v - q50) = 0 moves nothing
-        self.assertTrue(np.all(adaptation.log_width == -2.0))
+    def test_pullback_after_a_shift_and_a_spike(self):
+        spec = self.spec
+        back = np.array([[-2.0 - self.half, -2.0, -2.0 + self.half]] * 2)   # 2 scales back down
+        level = Adaptation(spec)
+        level.forecast(back, np.full(2, 10.0), 1.0, season_usable=False)   # median 8
+        level.observe(16.0)                                                 # 8 scales off
+        self.assertEqual(level.pullback(), 1.0)
+        q = level.forecast(back, np.full(2, 16.0), 1.0, season_usable=False)
+        self.assertEqual(q[0, 1], 14.0)
+        level.observe(16.0)               # the level stayed: u = 0 against zeta = -2
+        self.assertAlmostEqual(level.pullback(), 1.0 / (1.0 + 4.0), places=12)
+        q = level.forecast(back, np.full(2, 16.0), 1.0, season_usable=False)
+        self.assertAlmostEqual(q[1, 1], 16.0 + 0.2 * -2.0 + level.offsets()[1], places=12)
+        seasonal = level.forecast(back, np.full(2, 16.0), 1.0, season_usable=True)
+        self.assertAlmostEqual(seasonal[0, 1], 16.0 - 2.0 + level.offsets()[0], places=12)
+        for _ in range(10):               # W = 12 forecasts from the shift on use beta
+            level.observe(16.0)
+            self.assertLess(level.pullback(), 1.0)
+            level.forecast(back, np.full(2, 16.0), 1.0, season_usable=False)
+        level.observe(16.0)
+        self.assertEqual(level.pullback(), 1.0)
+
+        spike = Adaptation(spec)
+        spike.forecast(np.array([[-self.half, 0.0, self.half]] * 2), np.full(2, 10.0), 1.0, False)
+        spike.observe(20.0)               # a shift
+        spike.forecast(back * 4, np.full(2, 20.0), 1.0, False)   # the model says 8 back down
+        spike.observe(12.0)               # and it was: u = -8 against zeta = -8
+        self.assertEqual(spike.pullback(), 1.0)
+
+    def test_bias_noise_clamps_and_no_adapt(self):
+        plain = np.array([[-self.half, 0.0, self.half]] * 2)
+        biased, noisy = Adaptation(self.spec), Adaptation(self.spec)
+        for k in range(600):
+            biased.forecast(plain, np.full(2, 10.0), 1.0, False)
+            biased.observe(11.0)          # 1 scale above the median every tick: not a break
+            noisy.forecast(plain, np.full(2, 10.0), 1.0, False)
+            noisy.observe(11.0 if k % 2 else 9.0)
+        self.assertTrue(np.allclose(biased.offsets(), 1.0, atol=1e-4))
+        self.assertTrue(np.all(noisy.offsets() == 0.0))
+        far, calm = Adaptation(self.spec), Adaptation(self.spec)
+        far_z = np.array([[-self.half, 0.0, self.half], [-5.0, -5.0, -5.0]])   # h = 2: 5 low
+        for _ in range(1000):
+            far.forecast(far_z, np.full(2, 10.0), 1.0, False)
+            far.observe(10.0)
+            calm.forecast(plain, np.full(2, 10.0), 1.0, False)
+            calm.observe(10.0)
+        self.assertAlmostEqual(far.offsets()[1], 3.0, places=4)   # residuals count 3 at most
+        self.assertEqual(far.log_width[1], 2.0)
+        self.assertEqual(calm.log_width[0], -2.0)
+        self.assertEqual(calm.offsets()[0], 0.0)
         off = Adaptation(self.spec, enabled=False)
         for _ in range(10):
-            off.observe(1e6)
-            off.remember(forecast, 1.0)
-        self.assertTrue(np.all(off.offset == 0) and np.all(off.log_width == 0))
+            q = off.forecast(plain, np.full(2, 10.0), 1.0, False)
+            off.observe(11.0)
+        self.assertTrue(np.all(off.offsets() == 0) and np.all(off.log_width == 0))
+        self.assertEqual(off.pullback(), 1.0)
+        self.assertTrue(np.array_equal(q, 10.0 + plain))
+
+    def test_spec_is_range_checked(self):
+        for key, bad in (("version", 1), ("adapt_offset_rate", 1.5), ("adapt_break_sigmas", 0),
+                         ("adapt_shift_sigmas", -1), ("adapt_pullback_ticks", 1025),
+                         ("adapt_pullback_ticks", 2.5), ("adapt_pullback_prior", 0)):
+            with self.assertRaisesRegex(ValueError, key):
+                validate_spec(dict(FORECAST_SPEC, **{key: bad}))
+        with self.assertRaisesRegex(ValueError, "adapt_pullback_prior"):
+            validate_spec({k: v for k, v in FORECAST_SPEC.items() if k != "adapt_pullback_prior"})
 
     def test_no_adapt_is_the_plain_head(self):
         outputs = np.linspace(-2, 2, 6)
