@@ -1,0 +1,46 @@
+#pragma once
+// Dense projections of a batch of rows on the device (the GPU twin of models/cpu/dense.hpp),
+// the host-visible part: the arguments and the three plain entry points. The kernels, and the
+// template that block files instantiate with their own epilogues, are in dense.cuh.
+//
+//   y[r, o] = sum_i W[o, i] * xn[r, i] + bias[o]      r < rows, o < out_dim
+//
+// xn is row r of X, RMS-normalised in groups and scaled by a norm weight first when asked.
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace statestream::models::cuda {
+
+// RMSNorm of X's rows before the product: xn = x / sqrt(mean over the group of x^2 + eps) *
+// weight, in groups of `group` consecutive channels; no norm when weight is nullptr.
+struct RowNorm {
+    const float* weight = nullptr;  // {in_dim}
+    unsigned group = 0;             // divides in_dim
+    float eps = 0.0f;
+};
+
+struct LinearArgs {
+    const float* x = nullptr;         // {rows, x_stride}, the first in_dim floats of each row used
+    std::uint64_t x_stride = 0;
+    const float* weight = nullptr;    // {out_dim, in_dim}
+    const float* bias = nullptr;      // {out_dim} or nullptr
+    std::uint64_t rows = 0;
+    unsigned in_dim = 0;
+    unsigned out_dim = 0;
+    RowNorm norm;
+};
+
+// Thread: as CudaModel::enqueue_step. Enqueue on `stream`; y {rows, y_stride}.
+// y = X W^T + bias
+[[nodiscard]] cudaError_t linear_store(const LinearArgs& a, float* y, std::uint64_t y_stride,
+                                       cudaStream_t stream, bool programmatic);
+// y += X W^T + bias (a residual)
+[[nodiscard]] cudaError_t linear_accumulate(const LinearArgs& a, float* y, std::uint64_t y_stride,
+                                            cudaStream_t stream, bool programmatic);
+// y = softplus(X W^T + bias) (Mamba-1's dt)
+[[nodiscard]] cudaError_t linear_softplus(const LinearArgs& a, float* y, std::uint64_t y_stride,
+                                          cudaStream_t stream, bool programmatic);
+
+}  // namespace statestream::models::cuda

@@ -1,0 +1,183 @@
+#include "models/cuda/mamba2_step.hpp"
+
+#include "models/cuda/dense.cuh"
+
+namespace statestream::models::cuda {
+
+namespace {
+
+// One block per (stream, head, tile of rows): a head's state {head_dim, d_state} is head_dim
+// rows of d_state floats, each row owned by a group of `lanes` lanes that move it in 16-byte
+// pieces (kVec 4) where d_state allows. 128 threads make 128 / lanes rows a pass, and a block
+// takes two passes: a head of 64 x 128 is 8 blocks, so at B = 1 its rows are updated in
+// parallel rather than in 16 passes of one block.
+constexpr unsigned kScanThreads = 128;
+constexpr unsigned kScanPassesPerBlock = 2;
+
+// In-projection epilogue: column c of row r of zxbcdt {rows, in_proj_dim}.
+//   z columns:   stored as projected (the gate is applied after the scan);
+//   xBC columns: causal depthwise conv over the stream's last d_conv inputs of this channel,
+//                + bias, SiLU; the conv state {d_conv - 1, conv_dim} shifts by one step;
+//   dt columns:  softplus(dt + dt_bias).
+// Each (row, column) is one thread's, so the conv state needs no synchronisation.
+struct InProjEpilogue {
+    float* out;
+    std::uint64_t stride;
+    unsigned d_inner, conv_dim, taps;
+    const float* conv_weight;   // {conv_dim, taps}
+    const float* conv_bias;     // {conv_dim}
+    float* conv_state;          // {rows, taps - 1, conv_dim}
+    const float* dt_bias;       // {n_heads}
+
+    __device__ void operator()(std::uint64_t r, unsigned c, float v) const {
+        float* row = out + r * stride;
+        if (c < d_inner) {
+            row[c] = v;
+            return;
+        }
+        const unsigned channel = c - d_inner;
+        if (channel < conv_dim) {
+            const unsigned kept = taps - 1;
+            float* history = conv_state + r * kept * conv_dim + channel;  // oldest first
+            const float* w = conv_weight + static_cast<std::uint64_t>(channel) * taps;
+            float acc = conv_bias[channel];
+            for (unsigned k = 0; k < kept; ++k) acc += w[k] * history[k * conv_dim];
+            acc += w[kept] * v;
+            for (unsigned k = 0; k + 1 < kept; ++k) history[k * conv_dim] = history[(k + 1) * conv_dim];
+            if (kept > 0) history[(kept - 1) * conv_dim] = v;
+            row[c] = silu(acc);
+            return;
+        }
+        row[c] = softplus(v + dt_bias[channel - conv_dim]);
+    }
+};
+
+struct ScanArgs {
+    const float* proj;          // {rows, proj_stride}: z | xBC (after conv) | dt (after softplus)
+    std::uint64_t proj_stride;
+    float* ssm;                 // {rows, n_heads, head_dim, d_state}
+    const float* A;             // {n_heads}
+    const float* D;             // {n_heads}
+    float* y;                   // {rows, y_stride}: (ssm . C + D x) * SiLU(z), d_inner used
+    std::uint64_t y_stride;
+    std::uint64_t rows;
+    unsigned n_heads, head_dim, d_state, n_groups, d_inner, conv_dim;
+    unsigned lanes;             // per state row: lanes_for(d_state / kVec)
+    unsigned rows_per_block;    // kScanPassesPerBlock * kScanThreads / lanes
+};
+
+//   ssm[h] = exp(dt[h] A[h]) ssm[h] + dt[h] x[h] (outer) B[g];  y[h] = ssm[h] . C[g] + D[h] x[h]
+template <int kVec>
+__global__ void __launch_bounds__(kScanThreads) scan_kernel(ScanArgs a) {
+    extern __shared__ __align__(16) float bc[];  // B {d_state}, then C {d_state}
+    wait_for_previous_kernel();
+    allow_next_kernel();
+    const unsigned N = a.d_state, P = a.head_dim, H = a.n_heads;
+    const unsigned heads_per_group = H / a.n_groups;
+    const unsigned lane = threadIdx.x % a.lanes, seg = threadIdx.x / a.lanes;
+    const unsigned rows_per_pass = blockDim.x / a.lanes;
+    const unsigned chunks = N / kVec;
+    const unsigned tiles = (P + a.rows_per_block - 1) / a.rows_per_block;
+    const std::uint64_t items = a.rows * H * tiles;
+    for (std::uint64_t item = blockIdx.x; item < items; item += gridDim.x) {
+        const std::uint64_t head = item / tiles;  // b * H + h: the head's state row
+        const unsigned first = static_cast<unsigned>(item % tiles) * a.rows_per_block;
+        const std::uint64_t b = head / H;
+        const unsigned h = static_cast<unsigned>(head % H), g = h / heads_per_group;
+        const float* row = a.proj + b * a.proj_stride;
+        const float* z = row + h * P;
+        const float* x = row + a.d_inner + h * P;
+        const float* group_b = row + 2 * a.d_inner + g * N;
+        const float* group_c = group_b + a.n_groups * N;
+        const float dt = row[a.d_inner + a.conv_dim + h];
+        const float decay = expf(dt * a.A[h]);
+        const float d_skip = a.D[h];
+        __syncthreads();  // the previous item's readers of bc are done
+        for (unsigned i = threadIdx.x; i < N; i += blockDim.x) {
+            bc[i] = group_b[i];
+            bc[N + i] = group_c[i];
+        }
+        __syncthreads();
+        float* head_state = a.ssm + head * P * N;
+        for (unsigned p0 = first; p0 < first + a.rows_per_block; p0 += rows_per_pass) {
+            const unsigned p = p0 + seg;
+            float acc = 0.0f, xp = 0.0f;
+            if (p < P) {
+                xp = x[p];
+                const float dtx = dt * xp;
+                float* sp = head_state + static_cast<std::uint64_t>(p) * N;
+                for (unsigned j = lane; j < chunks; j += a.lanes) {
+                    if constexpr (kVec == 4) {
+                        float4 s = reinterpret_cast<float4*>(sp)[j];
+                        const float4 bv = reinterpret_cast<const float4*>(bc)[j];
+                        const float4 cv = reinterpret_cast<const float4*>(bc + N)[j];
+                        s.x = s.x * decay + dtx * bv.x;
+                        s.y = s.y * decay + dtx * bv.y;
+                        s.z = s.z * decay + dtx * bv.z;
+                        s.w = s.w * decay + dtx * bv.w;
+                        reinterpret_cast<float4*>(sp)[j] = s;
+                        acc += s.x * cv.x;
+                        acc += s.y * cv.y;
+                        acc += s.z * cv.z;
+                        acc += s.w * cv.w;
+                    } else {
+                        const float s = sp[j] * decay + dtx * bc[j];
+                        sp[j] = s;
+                        acc += s * bc[N + j];
+                    }
+                }
+            }
+            acc = group_sum(acc, a.lanes);
+            if (p < P && lane == 0) a.y[b * a.y_stride + h * P + p] = (acc + d_skip * xp) * silu(z[p]);
+        }
+    }
+}
+
+}  // namespace
+
+cudaError_t mamba2_step(const Mamba2Device& layer, const LayerIo& io) {
+    const Mamba2Spec& s = layer.spec;
+    const Mamba2Dims& d = layer.dims;
+    const auto d_inner = static_cast<unsigned>(d.d_inner);
+    const auto conv_dim = static_cast<unsigned>(d.conv_dim);
+
+    LinearArgs in;
+    in.x = io.h;
+    in.x_stride = io.h_stride;
+    in.weight = layer.in_proj;
+    in.rows = io.rows;
+    in.in_dim = io.d_model;
+    in.out_dim = static_cast<unsigned>(d.in_proj_dim);
+    in.norm = {io.pre_norm, io.d_model, io.eps};
+    const InProjEpilogue epilogue{io.proj, io.proj_stride, d_inner, conv_dim, s.d_conv,
+                                  layer.conv_weight, layer.conv_bias, layer.conv, layer.dt_bias};
+    cudaError_t status = linear(in, epilogue, io.stream, io.programmatic);
+    if (status != cudaSuccess) return status;
+
+    const bool vec4 = s.d_state % 4 == 0;
+    const unsigned lanes = lanes_for(vec4 ? s.d_state / 4 : s.d_state);
+    const unsigned rows_per_block = kScanPassesPerBlock * (kScanThreads / lanes);
+    const ScanArgs scan{io.proj, io.proj_stride, layer.ssm, layer.A, layer.D, io.mix, io.mix_stride,
+                        io.rows, static_cast<unsigned>(d.n_heads), s.head_dim, s.d_state, s.n_groups,
+                        d_inner, conv_dim, lanes, rows_per_block};
+    const std::size_t shared = 2 * s.d_state * sizeof(float);
+    const unsigned tiles = (s.head_dim + rows_per_block - 1) / rows_per_block;
+    const unsigned grid = grid_for(io.rows * d.n_heads * tiles);
+    status = vec4 ? launch(&scan_kernel<4>, dim3(grid), dim3(kScanThreads), shared, io.stream,
+                           io.programmatic, scan)
+                  : launch(&scan_kernel<1>, dim3(grid), dim3(kScanThreads), shared, io.stream,
+                           io.programmatic, scan);
+    if (status != cudaSuccess) return status;
+
+    LinearArgs out;
+    out.x = io.mix;
+    out.x_stride = io.mix_stride;
+    out.weight = layer.out_proj;
+    out.rows = io.rows;
+    out.in_dim = d_inner;
+    out.out_dim = io.d_model;
+    out.norm = {layer.norm_weight, d_inner / s.n_groups, io.eps};
+    return linear_accumulate(out, io.h, io.h_stride, io.stream, io.programmatic);
+}
+
+}  // namespace statestream::models::cuda
