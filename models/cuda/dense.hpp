@@ -11,6 +11,8 @@
 
 #include <cstdint>
 
+#include "models/cuda/layer_io.hpp"
+
 namespace statestream::models::cuda {
 
 // RMSNorm of X's rows before the product: xn = x / sqrt(mean over the group of x^2 + eps) *
@@ -31,6 +33,33 @@ struct LinearArgs {
     unsigned out_dim = 0;
     RowNorm norm;
 };
+
+// The two projections every block makes around its mixer: in from the residual stream under
+// the layer's pre-norm, and out from the mixed rows (gated-normed when `norm` says so).
+[[nodiscard]] inline LinearArgs input_projection(const LayerIo& io, const float* weight,
+                                                 unsigned out_dim) {
+    LinearArgs a;
+    a.x = io.h;
+    a.x_stride = io.h_stride;
+    a.weight = weight;
+    a.rows = io.rows;
+    a.in_dim = io.d_model;
+    a.out_dim = out_dim;
+    a.norm = {io.pre_norm, io.d_model, io.eps};
+    return a;
+}
+[[nodiscard]] inline LinearArgs output_projection(const LayerIo& io, const float* weight,
+                                                  unsigned in_dim, RowNorm norm = {}) {
+    LinearArgs a;
+    a.x = io.mix;
+    a.x_stride = io.mix_stride;
+    a.weight = weight;
+    a.rows = io.rows;
+    a.in_dim = in_dim;
+    a.out_dim = io.d_model;
+    a.norm = norm;
+    return a;
+}
 
 // Thread: as CudaModel::enqueue_step. Enqueue on `stream`; y {rows, y_stride}.
 // y = X W^T + bias

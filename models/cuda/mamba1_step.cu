@@ -124,14 +124,7 @@ cudaError_t mamba1_step(const Mamba1Device& layer, const LayerIo& io) {
     const auto dt_rank = static_cast<unsigned>(layer.dims.dt_rank);
     const auto xp = static_cast<unsigned>(layer.dims.x_proj_dim);
 
-    LinearArgs in;
-    in.x = io.h;
-    in.x_stride = io.h_stride;
-    in.weight = layer.in_proj;
-    in.rows = io.rows;
-    in.in_dim = io.d_model;
-    in.out_dim = 2 * d_inner;
-    in.norm = {io.pre_norm, io.d_model, io.eps};
+    const LinearArgs in = input_projection(io, layer.in_proj, 2 * d_inner);
     const InProjEpilogue epilogue{io.proj, io.proj_stride, d_inner, s.d_conv, layer.conv_weight,
                                   layer.conv_bias, layer.conv};
     cudaError_t status = linear(in, epilogue, io.stream, io.programmatic);
@@ -171,13 +164,7 @@ cudaError_t mamba1_step(const Mamba1Device& layer, const LayerIo& io) {
                            io.programmatic, scan);
     if (status != cudaSuccess) return status;
 
-    LinearArgs out;
-    out.x = io.mix;
-    out.x_stride = io.mix_stride;
-    out.weight = layer.out_proj;
-    out.rows = io.rows;
-    out.in_dim = d_inner;
-    out.out_dim = io.d_model;
+    const LinearArgs out = output_projection(io, layer.out_proj, d_inner);
     return linear_accumulate(out, io.h, io.h_stride, io.stream, io.programmatic);
 }
 

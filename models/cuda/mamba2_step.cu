@@ -141,14 +141,8 @@ cudaError_t mamba2_step(const Mamba2Device& layer, const LayerIo& io) {
     const auto d_inner = static_cast<unsigned>(d.d_inner);
     const auto conv_dim = static_cast<unsigned>(d.conv_dim);
 
-    LinearArgs in;
-    in.x = io.h;
-    in.x_stride = io.h_stride;
-    in.weight = layer.in_proj;
-    in.rows = io.rows;
-    in.in_dim = io.d_model;
-    in.out_dim = static_cast<unsigned>(d.in_proj_dim);
-    in.norm = {io.pre_norm, io.d_model, io.eps};
+    const LinearArgs in = input_projection(io, layer.in_proj,
+                                            static_cast<unsigned>(d.in_proj_dim));
     const InProjEpilogue epilogue{io.proj, io.proj_stride, d_inner, conv_dim, s.d_conv,
                                   layer.conv_weight, layer.conv_bias, layer.conv, layer.dt_bias};
     cudaError_t status = linear(in, epilogue, io.stream, io.programmatic);
@@ -169,14 +163,8 @@ cudaError_t mamba2_step(const Mamba2Device& layer, const LayerIo& io) {
                            io.programmatic, scan);
     if (status != cudaSuccess) return status;
 
-    LinearArgs out;
-    out.x = io.mix;
-    out.x_stride = io.mix_stride;
-    out.weight = layer.out_proj;
-    out.rows = io.rows;
-    out.in_dim = d_inner;
-    out.out_dim = io.d_model;
-    out.norm = {layer.norm_weight, d_inner / s.n_groups, io.eps};
+    const LinearArgs out = output_projection(io, layer.out_proj, d_inner,
+                                             {layer.norm_weight, d_inner / s.n_groups, io.eps});
     return linear_accumulate(out, io.h, io.h_stride, io.stream, io.programmatic);
 }
 

@@ -230,14 +230,8 @@ cudaError_t mamba3_step(const Mamba3Device& layer, const LayerIo& io) {
     const Mamba3Dims& d = layer.dims;
     const auto d_inner = static_cast<unsigned>(d.d_inner);
 
-    LinearArgs in;
-    in.x = io.h;
-    in.x_stride = io.h_stride;
-    in.weight = layer.in_proj;
-    in.rows = io.rows;
-    in.in_dim = io.d_model;
-    in.out_dim = static_cast<unsigned>(d.in_proj_dim);
-    in.norm = {io.pre_norm, io.d_model, io.eps};
+    const LinearArgs in = input_projection(io, layer.in_proj,
+                                            static_cast<unsigned>(d.in_proj_dim));
     cudaError_t status = linear_store(in, io.proj, io.proj_stride, io.stream, io.programmatic);
     if (status != cudaSuccess) return status;
 
@@ -258,14 +252,8 @@ cudaError_t mamba3_step(const Mamba3Device& layer, const LayerIo& io) {
                            io.programmatic, scan);
     if (status != cudaSuccess) return status;
 
-    LinearArgs out;
-    out.x = io.mix;
-    out.x_stride = io.mix_stride;
-    out.weight = layer.out_proj;
-    out.rows = io.rows;
-    out.in_dim = d_inner;
-    out.out_dim = io.d_model;
-    out.norm = {layer.norm_weight, d_inner / s.n_groups, io.eps};
+    const LinearArgs out = output_projection(io, layer.out_proj, d_inner,
+                                             {layer.norm_weight, d_inner / s.n_groups, io.eps});
     return linear_accumulate(out, io.h, io.h_stride, io.stream, io.programmatic);
 }
 

@@ -109,14 +109,7 @@ cudaError_t window_attention_step(const WindowAttentionDevice& layer, const Laye
     const WindowAttentionSpec& s = layer.spec;
     const unsigned inner = s.n_heads * s.head_dim;
 
-    LinearArgs in;
-    in.x = io.h;
-    in.x_stride = io.h_stride;
-    in.weight = layer.qkv_proj;
-    in.rows = io.rows;
-    in.in_dim = io.d_model;
-    in.out_dim = 3 * inner;
-    in.norm = {io.pre_norm, io.d_model, io.eps};
+    const LinearArgs in = input_projection(io, layer.qkv_proj, 3 * inner);
     cudaError_t status = linear_store(in, io.proj, io.proj_stride, io.stream, io.programmatic);
     if (status != cudaSuccess) return status;
 
@@ -127,13 +120,7 @@ cudaError_t window_attention_step(const WindowAttentionDevice& layer, const Laye
                     s.window * sizeof(float), io.stream, io.programmatic, args);
     if (status != cudaSuccess) return status;
 
-    LinearArgs out;
-    out.x = io.mix;
-    out.x_stride = io.mix_stride;
-    out.weight = layer.out_proj;
-    out.rows = io.rows;
-    out.in_dim = inner;
-    out.out_dim = io.d_model;
+    const LinearArgs out = output_projection(io, layer.out_proj, inner);
     return linear_accumulate(out, io.h, io.h_stride, io.stream, io.programmatic);
 }
 
