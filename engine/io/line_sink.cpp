@@ -1,5 +1,7 @@
 #include "engine/io/line_sink.hpp"
 
+#include "engine/io/host_port.hpp"
+
 #include <cerrno>
 #include <system_error>
 
@@ -128,32 +130,19 @@ std::pair<std::string, std::string> split_destination(std::string_view target, s
     const std::string usage = std::string(target) +
                               ": expected udp://HOST:PORT, e.g. udp://127.0.0.1:9001 or "
                               "udp://[::1]:9001";
-    std::string host;
-    std::string_view port;
-    if (text.starts_with('[')) {
-        const std::size_t close = text.find(']');
-        if (close == std::string_view::npos || text.substr(close + 1, 1) != ":") {
-            throw LineSinkError(usage + " (an IPv6 address goes in brackets, then ':PORT')");
-        }
-        host = std::string(text.substr(1, close - 1));
-        port = text.substr(close + 2);
-    } else {
-        const std::size_t colon = text.rfind(':');
-        if (colon == std::string_view::npos) throw LineSinkError(usage + " (no port)");
-        host = std::string(text.substr(0, colon));
-        port = text.substr(colon + 1);
-        if (host.find(':') != std::string::npos) {
-            throw LineSinkError(usage + " (put an IPv6 address in brackets: [" + host + "]:PORT)");
-        }
+    HostPort where;
+    try {
+        where = parse_host_port(text);
+    } catch (const std::invalid_argument& defect) {
+        throw LineSinkError(usage + " (" + defect.what() + ")");
     }
-    if (host.empty() || host == "*") throw LineSinkError(usage + " (no host to send to)");
-    const bool digits = !port.empty() && port.size() <= 5 &&
-                        port.find_first_not_of("0123456789") == std::string_view::npos;
-    if (!digits || std::stoul(std::string(port)) == 0 || std::stoul(std::string(port)) > 65535) {
-        throw LineSinkError(usage + " (port \"" + std::string(port) +
-                            "\" is not a number from 1 to 65535)");
+    // A destination needs a host and a real port; binding to "every address" or port 0 makes
+    // sense only for a listening source.
+    if (where.host.empty()) throw LineSinkError(usage + " (no host to send to)");
+    if (std::stoul(where.port) == 0) {
+        throw LineSinkError(usage + " (port \"0\" is not a number from 1 to 65535)");
     }
-    return {host, std::string(port)};
+    return {where.host, where.port};
 }
 
 std::unique_ptr<LineSink> open_udp(std::string_view target, DatagramPacking packing) {

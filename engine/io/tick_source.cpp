@@ -1,5 +1,7 @@
 #include "engine/io/tick_source.hpp"
 
+#include "engine/io/host_port.hpp"
+
 #include <array>
 #include <cerrno>
 #include <cmath>
@@ -98,43 +100,14 @@ private:
     bool datagram_;
 };
 
-struct HostPort {
-    std::string host;  // empty: every local address
-    std::string port;
-};
-
 HostPort split_host_port(std::string_view text) {
-    const std::string usage = "udp address \"" + std::string(text) +
+    try {
+        return parse_host_port(text);
+    } catch (const std::invalid_argument& defect) {
+        throw TickSourceError("udp address \"" + std::string(text) +
                               "\": expected host:port, e.g. 127.0.0.1:9000, [::1]:9000, or "
-                              ":9000 for every local address";
-    HostPort out;
-    std::string_view rest;
-    if (text.starts_with('[')) {
-        const std::size_t close = text.find(']');
-        if (close == std::string_view::npos) throw TickSourceError(usage + " (no closing ']')");
-        out.host = std::string(text.substr(1, close - 1));
-        rest = text.substr(close + 1);
-        if (!rest.starts_with(':')) throw TickSourceError(usage + " (no ':' after ']')");
-        rest.remove_prefix(1);
-    } else {
-        const std::size_t colon = text.rfind(':');
-        if (colon == std::string_view::npos) throw TickSourceError(usage + " (no port)");
-        out.host = std::string(text.substr(0, colon));
-        if (out.host.find(':') != std::string::npos) {
-            throw TickSourceError(usage + " (put an IPv6 address in brackets: [" + out.host +
-                                  "]:port)");
-        }
-        rest = text.substr(colon + 1);
+                              ":9000 for every local address (" + defect.what() + ")");
     }
-    if (out.host == "*") out.host.clear();
-    const bool digits = !rest.empty() && rest.size() <= 5 &&
-                        rest.find_first_not_of("0123456789") == std::string_view::npos;
-    if (!digits || std::stoul(std::string(rest)) > 65535) {
-        throw TickSourceError(usage + " (port \"" + std::string(rest) +
-                              "\" is not a number from 0 to 65535)");
-    }
-    out.port = std::string(rest);
-    return out;
 }
 
 void close_fd(int fd) noexcept {
