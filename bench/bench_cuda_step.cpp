@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -103,7 +104,10 @@ struct Summary {
     std::string name;
     std::size_t layers = 0;
     double graph_us = 0, launches_us = 0, no_pdl_us = 0, round_trip_us = 0, cpu_us = 0;
-    std::vector<double> fraction;  // of copy bandwidth, per B
+    // Of copy bandwidth, per B: float32 state with cuBLAS projections (the default), float32
+    // with the hand-written tile kernel, bfloat16 state with cuBLAS.
+    std::vector<double> fraction, fraction_tile, fraction_bf16;
+    double forward_mtok = 0, stepped_mtok = 0;  // M tokens/s: forward(), and graph steps
 };
 
 std::string describe(const models::Architecture& a) {
@@ -136,7 +140,8 @@ Summary bench_model(const Case& c, std::size_t max_streams, double copy_gbs, cud
     std::vector<float> x(max_streams * model.input_dim());
     for (float& v : x) v = unit(rng);
 
-    models::cuda::CudaModel gpu(model, max_streams, stream);
+    auto owned = std::make_unique<models::cuda::CudaModel>(model, max_streams, stream);
+    models::cuda::CudaModel& gpu = *owned;
     std::printf("\n%s: %s; state %.1f KB a stream, weights %.2f MB\n", c.name.c_str(),
                 describe(model.architecture()).c_str(), gpu.state_bytes_per_stream() / 1024.0,
                 gpu.weight_bytes() / 1e6);
@@ -188,17 +193,61 @@ Summary bench_model(const Case& c, std::size_t max_streams, double copy_gbs, cud
                 rt.median, rt.p99, out.cpu_us);
 
     // --- throughput ---------------------------------------------------------------------------
-    std::printf("  %8s %12s %14s %14s %12s\n", "B", "us/step", "ns/stream", "state GB/s", "of copy");
-    for (const std::size_t B : batches) {
-        if (B > max_streams) continue;
-        gpu.prepare_graph(B);
-        const double probe = gpu_us(stream, 3, [&] { check(gpu.launch_graph(B), "launch_graph"); });
-        const int reps = reps_for(probe, 0.3, 10, 5000);
-        const double us = gpu_us(stream, reps, [&] { check(gpu.launch_graph(B), "launch_graph"); });
-        const double gbs = 2.0 * static_cast<double>(gpu.state_bytes_per_stream()) * B / (us * 1e-6) / 1e9;
-        out.fraction.push_back(gbs / copy_gbs);
-        std::printf("  %8zu %12.1f %14.1f %14.1f %11.3f\n", B, us, us * 1e3 / B, gbs, gbs / copy_gbs);
+    // One model at a time on the device (three of a d768 model at 16,384 streams would not fit
+    // beside each other on every card).
+    const auto throughput = [&](models::cuda::CudaModel& m, const char* label, std::vector<double>& into) {
+        std::printf("  %s\n  %8s %12s %14s %14s %12s\n", label, "B", "us/step", "ns/stream", "state GB/s",
+                    "of copy");
+        for (const std::size_t B : batches) {
+            if (B > max_streams) continue;
+            m.prepare_graph(B);
+            const double probe = gpu_us(stream, 3, [&] { check(m.launch_graph(B), "launch_graph"); });
+            const int reps = reps_for(probe, 0.3, 10, 5000);
+            const double us = gpu_us(stream, reps, [&] { check(m.launch_graph(B), "launch_graph"); });
+            const double gbs = 2.0 * static_cast<double>(m.state_bytes_per_stream()) * B / (us * 1e-6) / 1e9;
+            into.push_back(gbs / copy_gbs);
+            std::printf("  %8zu %12.1f %14.1f %14.1f %11.3f\n", B, us, us * 1e3 / B, gbs, gbs / copy_gbs);
+        }
+    };
+    throughput(gpu, "float32 state, cuBLAS projections above 64 streams:", out.fraction);
+
+    // --- chunked forward (files) ----------------------------------------------------------
+    // 64 streams x 1024 tokens through forward() (host to host: staging and copies included,
+    // wall clock), against the same tokens as 1024 graph-launched steps of 64 streams (GPU
+    // time from events, inputs already on the device: the step's best case).
+    if (max_streams >= 64) {
+        constexpr std::size_t kStreams = 64, kTokens = 1024;
+        std::vector<float> fx(kStreams * kTokens * model.input_dim()), fy(kStreams * kTokens * model.output_dim());
+        for (float& v : fx) v = unit(rng);
+        gpu.forward(std::span(fx).first(kStreams * 64 * model.input_dim()),
+                    std::span(fy).first(kStreams * 64 * model.output_dim()), kStreams);  // buffers, warm
+        const auto t0 = Clock::now();
+        gpu.forward(fx, fy, kStreams);
+        const std::chrono::duration<double> seconds = Clock::now() - t0;
+        out.forward_mtok = kStreams * kTokens / seconds.count() / 1e6;
+        gpu.prepare_graph(kStreams);
+        const double us = gpu_us(stream, 1024, [&] { check(gpu.launch_graph(kStreams), "launch_graph"); });
+        out.stepped_mtok = kStreams / us;
+        std::printf("  forward(), %zu streams x %zu tokens, chunks of 64: %.2f M tokens/s (host to host); "
+                    "as graph steps of %zu streams: %.2f M tokens/s (GPU time)\n",
+                    kStreams, kTokens, out.forward_mtok, kStreams, out.stepped_mtok);
     }
+    const auto other = [&](models::cuda::CudaModelOptions options, const char* label, std::vector<double>& into) {
+        models::cuda::CudaModel m(model, max_streams, stream, options);
+        m.broadcast_state(start, max_streams);
+        check(cudaMemcpyAsync(m.device_input(), x.data(), x.size() * sizeof(float), cudaMemcpyHostToDevice,
+                              stream),
+              "cudaMemcpyAsync (inputs)");
+        m.synchronize();
+        throughput(m, label, into);
+    };
+    owned.reset();  // frees its device memory before the next model is made
+    models::cuda::CudaModelOptions tile;
+    tile.cublas_projections = false;
+    other(tile, "float32 state, the tile kernel for every projection:", out.fraction_tile);
+    models::cuda::CudaModelOptions bf16;
+    bf16.state_type = models::cuda::StateType::kBFloat16;
+    other(bf16, "bfloat16 SSM state (bytes moved count 2 a value), cuBLAS projections:", out.fraction_bf16);
     return out;
 }
 
@@ -242,6 +291,13 @@ int main(int argc, char** argv) {
         cases.push_back({"mamba2 d768 N128 P64", bench::random_model_bytes(one_layer(m2), 7), ""});
         cases.push_back({"mamba1 d768 N16", bench::random_model_bytes(one_layer(m1), 7), ""});
         cases.push_back({"mamba3-siso d768 N128 P64", bench::random_model_bytes(one_layer(m3), 7), ""});
+        models::LayerSpec m3mimo = m3;
+        m3mimo.mamba3.mimo_rank = 4;
+        cases.push_back({"mamba3-mimo4 d768 N128 P64", bench::random_model_bytes(one_layer(m3mimo), 7), ""});
+        models::LayerSpec attention;
+        attention.type = models::BlockType::kWindowAttention;
+        attention.attention = {12, 64, 64};
+        cases.push_back({"attention d768 12x64 w64", bench::random_model_bytes(one_layer(attention), 7), ""});
 
         const std::vector<std::size_t> batches = {1, 64, 1024, 16384};
         std::vector<Summary> summaries;
@@ -249,14 +305,19 @@ int main(int argc, char** argv) {
 
         std::printf("\nSummary on %s (copy %.0f GB/s). B=1 columns: GPU us a step from events; "
                     "'of copy': state bytes moved / copy bandwidth\n", props.name, copy_gbs);
-        std::printf("%-26s %6s %9s %9s %9s %9s %9s %9s", "model", "layers", "graph", "us/layer",
-                    "launches", "no PDL", "host RT", "CPU");
+        std::printf("%-26s %6s %9s %9s %9s %9s %9s %9s %9s %9s", "model", "layers", "graph", "us/layer",
+                    "launches", "no PDL", "host RT", "CPU", "fwd Mt/s", "step Mt/s");
         for (const std::size_t B : batches) std::printf(" %8s", ("B=" + std::to_string(B)).c_str());
+        for (const std::size_t B : batches) std::printf(" %8s", ("tile " + std::to_string(B)).c_str());
+        for (const std::size_t B : batches) std::printf(" %8s", ("bf16 " + std::to_string(B)).c_str());
         std::printf("\n");
         for (const Summary& s : summaries) {
-            std::printf("%-26s %6zu %9.1f %9.2f %9.1f %9.1f %9.1f %9.1f", s.name.c_str(), s.layers,
-                        s.graph_us, s.graph_us / s.layers, s.launches_us, s.no_pdl_us, s.round_trip_us, s.cpu_us);
+            std::printf("%-26s %6zu %9.1f %9.2f %9.1f %9.1f %9.1f %9.1f %9.2f %9.2f", s.name.c_str(), s.layers,
+                        s.graph_us, s.graph_us / s.layers, s.launches_us, s.no_pdl_us, s.round_trip_us, s.cpu_us,
+                        s.forward_mtok, s.stepped_mtok);
             for (const double f : s.fraction) std::printf(" %8.3f", f);
+            for (const double f : s.fraction_tile) std::printf(" %8.3f", f);
+            for (const double f : s.fraction_bf16) std::printf(" %8.3f", f);
             std::printf("\n");
         }
         cudaStreamDestroy(stream);

@@ -21,6 +21,13 @@ if(NOT STATESTREAM_CUDA STREQUAL "OFF")
     set(CMAKE_CUDA_STANDARD 17)  # CMake 3.25 does not know nvcc 13 accepts C++20
     set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     find_package(CUDAToolkit REQUIRED)
+    if(NOT TARGET CUDA::cublas)
+      # The large-batch projections go through cuBLAS (docs/cuda.md); it ships with the toolkit.
+      message(FATAL_ERROR
+        "CUDA Toolkit found (${CUDAToolkit_LIBRARY_DIR}) but without cuBLAS, which the CUDA "
+        "backend links. Install the toolkit's cuBLAS (libcublas), or configure with "
+        "-DSTATESTREAM_CUDA=OFF.")
+    endif()
     set(STATESTREAM_HAVE_CUDA ON)
   elseif(STATESTREAM_CUDA STREQUAL "ON" OR "$ENV{CI}" STREQUAL "true")
     message(FATAL_ERROR

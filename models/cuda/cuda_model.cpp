@@ -3,6 +3,7 @@
 // C++ against the CUDA runtime API.
 #include "models/cuda/cuda_model.hpp"
 
+#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -100,10 +101,31 @@ struct DeviceLayer {
 // A layer's state tensor on the device: {max_streams, count}, and where the same floats sit in
 // a host StreamState.
 struct StateRegion {
-    float* base = nullptr;
-    std::uint64_t count = 0;
+    void* base = nullptr;
+    std::uint64_t count = 0;        // values a stream
     std::uint64_t host_offset = 0;
+    bool bf16 = false;              // stored as bfloat16 (2 bytes a value), else float32
+    [[nodiscard]] std::uint64_t bytes() const noexcept { return count * (bf16 ? 2 : 4); }
+    [[nodiscard]] char* row(std::uint64_t stream) const noexcept {
+        return static_cast<char*>(base) + stream * bytes();
+    }
 };
+
+// Host-side conversions, the same rounding as the kernels' __float2bfloat16_rn: to nearest,
+// ties to even; NaN stays a (quiet) NaN.
+std::uint16_t to_bfloat16(float value) noexcept {
+    std::uint32_t bits = 0;
+    std::memcpy(&bits, &value, sizeof bits);
+    if ((bits & 0x7fffffffU) > 0x7f800000U) return static_cast<std::uint16_t>((bits >> 16) | 0x40U);
+    bits += 0x7fffU + ((bits >> 16) & 1U);
+    return static_cast<std::uint16_t>(bits >> 16);
+}
+float from_bfloat16(std::uint16_t value) noexcept {
+    const std::uint32_t bits = static_cast<std::uint32_t>(value) << 16;
+    float out = 0.0f;
+    std::memcpy(&out, &bits, sizeof out);
+    return out;
+}
 
 }  // namespace
 
@@ -121,7 +143,7 @@ struct CudaModel::Impl {
     DeviceBuffer scratch;
     PinnedBuffer host_input, host_output;
     std::uint64_t weight_floats = 0;
-    std::uint64_t state_floats_per_stream = 0;
+    std::uint64_t state_bytes_per_stream = 0;
 
     const float* input_proj_weight = nullptr;
     const float* input_proj_bias = nullptr;
@@ -142,8 +164,28 @@ struct CudaModel::Impl {
 
     std::vector<std::pair<std::size_t, cudaGraphExec_t>> graphs;
 
+    // forward()'s rows: streams x chunk tokens, allocated on first use.
+    struct ForwardBuffers {
+        std::uint64_t rows = 0;
+        DeviceBuffer device;
+        PinnedBuffer host_input, host_output;
+        float* input = nullptr;   // {rows, input_dim}: row b * tokens + t
+        float* output = nullptr;  // {rows, output_dim}
+        float* h = nullptr;       // {rows, d_model}
+        float* proj = nullptr;    // {rows, proj_stride}
+        float* mix = nullptr;     // {rows, mix_stride}
+        GemmPath gemm;            // its own scratch rows; the model's cuBLAS handle
+    } fwd;
+
+    // cuBLAS for the large-batch projections (CudaModelOptions::cublas_projections).
+    cublasHandle_t cublas = nullptr;
+    DeviceBuffer cublas_workspace;
+    DeviceBuffer gemm_scratch;
+    GemmPath gemm;
+
     ~Impl() {
         for (auto& [streams, exec] : graphs) cudaGraphExecDestroy(exec);
+        if (cublas != nullptr) cublasDestroy(cublas);
         if (owns_stream && stream != nullptr) cudaStreamDestroy(stream);
     }
 
@@ -151,6 +193,58 @@ struct CudaModel::Impl {
     void load_weights();
     void allocate_state();
     void allocate_scratch();
+    void set_up_cublas();
+    void reserve_forward(std::uint64_t rows);
+    [[nodiscard]] StepStatus enqueue_forward_chunk(std::size_t streams, unsigned tokens) noexcept;
+    [[nodiscard]] const GemmPath* gemm_path() const noexcept { return cublas != nullptr ? &gemm : nullptr; }
+    // A step's view of `rows` streams whose residual rows are h {rows, h_stride}: the step's
+    // scratch rows (max_streams of them), the model's stream and launch mode, cuBLAS if on.
+    [[nodiscard]] LayerIo step_io(float* h_rows, std::uint64_t h_stride, std::uint64_t rows) const noexcept {
+        LayerIo io;
+        io.h = h_rows;
+        io.h_stride = h_stride;
+        io.d_model = d_model;
+        io.eps = eps;
+        io.rows = rows;
+        io.proj = proj;
+        io.proj_stride = proj_stride;
+        io.mix = mix;
+        io.mix_stride = mix_stride;
+        io.aux = aux;
+        io.aux_stride = aux_stride;
+        io.aux2 = aux2;
+        io.aux2_stride = aux2_stride;
+        io.stream = stream;
+        io.programmatic = options.programmatic_launch;
+        io.gemm = gemm_path();
+        return io;
+    }
+    // The model's first and last products: input_proj of raw inputs, head of norm_f(h).
+    [[nodiscard]] LinearArgs input_linear(const float* x, std::uint64_t rows, const GemmPath* via) const noexcept {
+        LinearArgs a;
+        a.x = x;
+        a.x_stride = input_dim;
+        a.weight = input_proj_weight;
+        a.bias = input_proj_bias;
+        a.rows = rows;
+        a.in_dim = input_dim;
+        a.out_dim = d_model;
+        a.gemm = via;
+        return a;
+    }
+    [[nodiscard]] LinearArgs head_linear(const float* h_rows, std::uint64_t rows, const GemmPath* via) const noexcept {
+        LinearArgs a;
+        a.x = h_rows;
+        a.x_stride = d_model;
+        a.weight = head_weight;
+        a.bias = head_bias;
+        a.rows = rows;
+        a.in_dim = d_model;
+        a.out_dim = output_dim;
+        a.norm = {norm_f, d_model, eps};
+        a.gemm = via;
+        return a;
+    }
 };
 
 namespace {
@@ -328,10 +422,17 @@ void CudaModel::Impl::allocate_state() {
     Arena arena;
     std::vector<std::uint64_t> offsets;
     const auto& layout = model->state_layout();
-    for (const auto& tensors : layout) {
-        for (const StateTensor& t : tensors) {
-            offsets.push_back(arena.take(t.count * max_streams));
-            state_floats_per_stream += t.count;
+    const bool bf16 = options.state_type == StateType::kBFloat16;
+    const auto stored_bf16 = [&](std::size_t layer, const StateTensor& t) {
+        return bf16 && t.name == "ssm" &&
+               model->architecture().layers[layer].type != BlockType::kWindowAttention;
+    };
+    for (std::size_t i = 0; i < layout.size(); ++i) {
+        for (const StateTensor& t : layout[i]) {
+            const bool half = stored_bf16(i, t);
+            // a bfloat16 region takes half as many floats of the arena (rounded up)
+            offsets.push_back(arena.take(half ? (t.count * max_streams + 1) / 2 : t.count * max_streams));
+            state_bytes_per_stream += t.count * (half ? 2 : 4);
         }
     }
     state = DeviceBuffer(arena.size());
@@ -342,10 +443,10 @@ void CudaModel::Impl::allocate_state() {
           "cudaMemsetAsync (zero state)");
     std::size_t next = 0;
     for (std::size_t i = 0; i < layout.size(); ++i) {
-        std::vector<float*> bases;
+        std::vector<void*> bases;
         for (const StateTensor& t : layout[i]) {
             float* region = state.data() + offsets[next++];
-            regions.push_back({region, t.count, t.offset});
+            regions.push_back({region, t.count, t.offset, stored_bf16(i, t)});
             bases.push_back(region);
         }
         // block_state.cpp's order: Mamba-2 and Mamba-1 ssm, conv; Mamba-3 ssm, prev_x, prev_b,
@@ -353,19 +454,22 @@ void CudaModel::Impl::allocate_state() {
         std::visit(
             [&](auto& d) {
                 using T = std::decay_t<decltype(d)>;
+                const auto floats = [&](std::size_t k) { return static_cast<float*>(bases.at(k)); };
                 if constexpr (std::is_same_v<T, Mamba2Device> || std::is_same_v<T, Mamba1Device>) {
                     d.ssm = bases.at(0);
-                    d.conv = bases.at(1);
+                    d.bf16_state = bf16;
+                    d.conv = floats(1);
                 } else if constexpr (std::is_same_v<T, Mamba3Device>) {
                     d.ssm = bases.at(0);
-                    d.prev_x = bases.at(1);
-                    d.prev_b = bases.at(2);
-                    d.angle = bases.at(3);
-                    d.angle_residual = bases.at(4);
+                    d.bf16_state = bf16;
+                    d.prev_x = floats(1);
+                    d.prev_b = floats(2);
+                    d.angle = floats(3);
+                    d.angle_residual = floats(4);
                 } else {
-                    d.keys = bases.at(0);
-                    d.values = bases.at(1);
-                    d.cursor = bases.at(2);
+                    d.keys = floats(0);
+                    d.values = floats(1);
+                    d.cursor = floats(2);
                 }
             },
             layers[i].block);
@@ -433,58 +537,74 @@ void CudaModel::Impl::allocate_scratch() {
     host_output = PinnedBuffer(rows * output_dim);
 }
 
+namespace {
+
+void check_cublas(cublasStatus_t status, const char* what) {
+    if (status != CUBLAS_STATUS_SUCCESS) {
+        throw std::runtime_error(std::string("cuBLAS: ") + what + " failed: " + cublasGetStatusString(status) +
+                                 "; set CudaModelOptions::cublas_projections = false to do without it");
+    }
+}
+
+// cuBLAS picks its kernels by shape; 32 MiB is what its documentation asks for on Hopper, and
+// a workspace given up front is what lets its calls be captured into a graph.
+constexpr std::uint64_t kCublasWorkspaceBytes = 32ULL << 20;
+
+}  // namespace
+
+void CudaModel::Impl::set_up_cublas() {
+    if (!options.cublas_projections || max_streams <= kNarrowMaxRowsHost) return;
+    check_cublas(cublasCreate(&cublas), "cublasCreate");
+    check_cublas(cublasSetStream(cublas, stream), "cublasSetStream");
+    check_cublas(cublasSetMathMode(cublas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode (float32, no TF32)");
+    cublas_workspace = DeviceBuffer(kCublasWorkspaceBytes / sizeof(float));
+    check_cublas(cublasSetWorkspace(cublas, cublas_workspace.data(), kCublasWorkspaceBytes),
+                 "cublasSetWorkspace");
+    // The widest input (a norm's rows) and output of any projection of the model.
+    const std::uint64_t x_stride = padded_floats(std::max<std::uint64_t>({d_model, mix_stride, input_dim}));
+    const std::uint64_t y_stride = padded_floats(
+        std::max<std::uint64_t>({d_model, output_dim, proj_stride, aux_stride, aux2_stride, mix_stride}));
+    Arena arena;
+    const std::uint64_t at_x = arena.take(max_streams * x_stride);
+    const std::uint64_t at_y = arena.take(max_streams * y_stride);
+    gemm_scratch = DeviceBuffer(arena.size());
+    gemm.handle = cublas;
+    gemm.x = gemm_scratch.data() + at_x;
+    gemm.x_stride = x_stride;
+    gemm.y = gemm_scratch.data() + at_y;
+    gemm.y_stride = y_stride;
+    gemm.min_rows = kNarrowMaxRowsHost + 1;
+}
+
+namespace {
+
+// One step of one layer, whatever its block type.
+cudaError_t step_layer(const DeviceLayer& layer, const LayerIo& io) noexcept {
+    switch (layer.block.index()) {
+        case 0: return mamba2_step(*std::get_if<0>(&layer.block), io);
+        case 1: return mamba1_step(*std::get_if<1>(&layer.block), io);
+        case 2: return mamba3_step(*std::get_if<2>(&layer.block), io);
+        default: return window_attention_step(*std::get_if<3>(&layer.block), io);
+    }
+}
+
+}  // namespace
+
 StepStatus CudaModel::Impl::enqueue(std::size_t streams) noexcept {
     const auto fail = [](cudaError_t e) { return StepStatus{static_cast<int>(e), cudaGetErrorString(e)}; };
     if (streams == 0 || streams > max_streams) return fail(cudaErrorInvalidValue);
     const bool programmatic = options.programmatic_launch;
-    LinearArgs in;
-    in.x = input;
-    in.x_stride = input_dim;
-    in.weight = input_proj_weight;
-    in.bias = input_proj_bias;
-    in.rows = streams;
-    in.in_dim = input_dim;
-    in.out_dim = d_model;
-    cudaError_t status = linear_store(in, h, d_model, stream, programmatic);
+    cudaError_t status = linear_store(input_linear(input, streams, gemm_path()), h, d_model, stream, programmatic);
     if (status != cudaSuccess) return fail(status);
 
-    LayerIo io;
-    io.h = h;
-    io.h_stride = d_model;
-    io.d_model = d_model;
-    io.eps = eps;
-    io.rows = streams;
-    io.proj = proj;
-    io.proj_stride = proj_stride;
-    io.mix = mix;
-    io.mix_stride = mix_stride;
-    io.aux = aux;
-    io.aux_stride = aux_stride;
-    io.aux2 = aux2;
-    io.aux2_stride = aux2_stride;
-    io.stream = stream;
-    io.programmatic = programmatic;
+    LayerIo io = step_io(h, d_model, streams);
     for (const DeviceLayer& layer : layers) {
         io.pre_norm = layer.pre_norm;
-        switch (layer.block.index()) {
-            case 0: status = mamba2_step(*std::get_if<0>(&layer.block), io); break;
-            case 1: status = mamba1_step(*std::get_if<1>(&layer.block), io); break;
-            case 2: status = mamba3_step(*std::get_if<2>(&layer.block), io); break;
-            default: status = window_attention_step(*std::get_if<3>(&layer.block), io); break;
-        }
+        status = step_layer(layer, io);
         if (status != cudaSuccess) return fail(status);
     }
 
-    LinearArgs head;
-    head.x = h;
-    head.x_stride = d_model;
-    head.weight = head_weight;
-    head.bias = head_bias;
-    head.rows = streams;
-    head.in_dim = d_model;
-    head.out_dim = output_dim;
-    head.norm = {norm_f, d_model, eps};
-    status = linear_store(head, output, output_dim, stream, programmatic);
+    status = linear_store(head_linear(h, streams, gemm_path()), output, output_dim, stream, programmatic);
     if (status != cudaSuccess) return fail(status);
     return {};
 }
@@ -546,6 +666,7 @@ CudaModel::CudaModel(const SsmModel& model, std::size_t max_streams, StreamHandl
     m.load_weights();
     m.allocate_state();
     m.allocate_scratch();
+    m.set_up_cublas();
     synchronize();
 }
 
@@ -556,9 +677,7 @@ std::size_t CudaModel::max_streams() const noexcept { return impl_->max_streams;
 std::size_t CudaModel::input_dim() const noexcept { return impl_->input_dim; }
 std::size_t CudaModel::output_dim() const noexcept { return impl_->output_dim; }
 StreamHandle CudaModel::stream() const noexcept { return reinterpret_cast<StreamHandle>(impl_->stream); }
-std::uint64_t CudaModel::state_bytes_per_stream() const noexcept {
-    return impl_->state_floats_per_stream * sizeof(float);
-}
+std::uint64_t CudaModel::state_bytes_per_stream() const noexcept { return impl_->state_bytes_per_stream; }
 std::uint64_t CudaModel::weight_bytes() const noexcept { return impl_->weight_floats * sizeof(float); }
 float* CudaModel::device_input() noexcept { return impl_->input; }
 const float* CudaModel::device_output() const noexcept { return impl_->output; }
@@ -616,10 +735,17 @@ void check_state(const SsmModel& model, const StreamState& state, std::size_t st
 void CudaModel::upload_state(std::size_t stream_index, const StreamState& state) {
     Impl& m = *impl_;
     check_state(*m.model, state, stream_index, m.max_streams);
+    std::vector<std::uint16_t> rounded;
     for (const StateRegion& r : m.regions) {
-        check(cudaMemcpyAsync(r.base + stream_index * r.count, state.values.data() + r.host_offset,
-                              r.count * sizeof(float), cudaMemcpyHostToDevice, m.stream),
+        const void* from = state.values.data() + r.host_offset;
+        if (r.bf16) {
+            rounded.resize(r.count);
+            for (std::uint64_t k = 0; k < r.count; ++k) rounded[k] = to_bfloat16(state.values[r.host_offset + k]);
+            from = rounded.data();
+        }
+        check(cudaMemcpyAsync(r.row(stream_index), from, r.bytes(), cudaMemcpyHostToDevice, m.stream),
               "cudaMemcpyAsync (state to the device)");
+        if (r.bf16) synchronize();  // `rounded` is reused by the next region
     }
     synchronize();
 }
@@ -627,9 +753,19 @@ void CudaModel::upload_state(std::size_t stream_index, const StreamState& state)
 void CudaModel::download_state(std::size_t stream_index, StreamState& state) const {
     const Impl& m = *impl_;
     check_state(*m.model, state, stream_index, m.max_streams);
+    std::vector<std::uint16_t> stored;
     for (const StateRegion& r : m.regions) {
-        check(cudaMemcpyAsync(state.values.data() + r.host_offset, r.base + stream_index * r.count,
-                              r.count * sizeof(float), cudaMemcpyDeviceToHost, m.stream),
+        if (r.bf16) {
+            stored.resize(r.count);
+            check(cudaMemcpyAsync(stored.data(), r.row(stream_index), r.bytes(), cudaMemcpyDeviceToHost,
+                                  m.stream),
+                  "cudaMemcpyAsync (state from the device)");
+            synchronize();
+            for (std::uint64_t k = 0; k < r.count; ++k) state.values[r.host_offset + k] = from_bfloat16(stored[k]);
+            continue;
+        }
+        check(cudaMemcpyAsync(state.values.data() + r.host_offset, r.row(stream_index), r.bytes(),
+                              cudaMemcpyDeviceToHost, m.stream),
               "cudaMemcpyAsync (state from the device)");
     }
     synchronize();
@@ -644,8 +780,7 @@ void CudaModel::broadcast_state(const StreamState& state, std::size_t streams) {
     for (const StateRegion& r : m.regions) {
         for (std::size_t done = 1; done < streams;) {
             const std::size_t n = std::min(done, streams - done);
-            check(cudaMemcpyAsync(r.base + done * r.count, r.base, n * r.count * sizeof(float),
-                                  cudaMemcpyDeviceToDevice, m.stream),
+            check(cudaMemcpyAsync(r.row(done), r.base, n * r.bytes(), cudaMemcpyDeviceToDevice, m.stream),
                   "cudaMemcpyAsync (broadcast state)");
             done += n;
         }
@@ -675,6 +810,108 @@ void CudaModel::step_batch(std::span<const float> x, std::span<float> y) {
           "cudaMemcpyAsync (outputs from the device)");
     synchronize();
     std::memcpy(y.data(), m.host_output.data(), y.size_bytes());
+}
+
+void CudaModel::Impl::reserve_forward(std::uint64_t rows) {
+    if (rows <= fwd.rows) return;
+    fwd = ForwardBuffers{};
+    Arena arena;
+    const std::uint64_t at_input = arena.take(rows * input_dim);
+    const std::uint64_t at_output = arena.take(rows * output_dim);
+    const std::uint64_t at_h = arena.take(rows * d_model);
+    const std::uint64_t at_proj = arena.take(rows * proj_stride);
+    const std::uint64_t at_mix = arena.take(rows * mix_stride);
+    const std::uint64_t at_gx = cublas != nullptr ? arena.take(rows * gemm.x_stride) : 0;
+    const std::uint64_t at_gy = cublas != nullptr ? arena.take(rows * gemm.y_stride) : 0;
+    fwd.device = DeviceBuffer(arena.size());
+    float* base = fwd.device.data();
+    fwd.input = base + at_input;
+    fwd.output = base + at_output;
+    fwd.h = base + at_h;
+    fwd.proj = base + at_proj;
+    fwd.mix = base + at_mix;
+    if (cublas != nullptr) {
+        fwd.gemm = gemm;
+        fwd.gemm.x = base + at_gx;
+        fwd.gemm.y = base + at_gy;
+    }
+    fwd.host_input = PinnedBuffer(rows * input_dim);
+    fwd.host_output = PinnedBuffer(rows * output_dim);
+    fwd.rows = rows;
+}
+
+StepStatus CudaModel::Impl::enqueue_forward_chunk(std::size_t streams, unsigned tokens) noexcept {
+    const auto fail = [](cudaError_t e) { return StepStatus{static_cast<int>(e), cudaGetErrorString(e)}; };
+    const bool programmatic = options.programmatic_launch;
+    const std::uint64_t rows = std::uint64_t{streams} * tokens;
+    const GemmPath* chunk_gemm = cublas != nullptr ? &fwd.gemm : nullptr;
+    cudaError_t status =
+        linear_store(input_linear(fwd.input, rows, chunk_gemm), fwd.h, d_model, stream, programmatic);
+    if (status != cudaSuccess) return fail(status);
+
+    // Every token of every stream at once (Mamba-2's chunked path), in forward()'s own rows.
+    LayerIo chunk = step_io(fwd.h, d_model, rows);
+    chunk.proj = fwd.proj;
+    chunk.mix = fwd.mix;
+    chunk.aux = nullptr;
+    chunk.aux2 = nullptr;
+    chunk.gemm = chunk_gemm;
+    // One token of every stream: the step's kernels over rows b * tokens + t of fwd.h.
+    LayerIo step = step_io(fwd.h, std::uint64_t{tokens} * d_model, streams);
+    for (const DeviceLayer& layer : layers) {
+        chunk.pre_norm = layer.pre_norm;
+        step.pre_norm = layer.pre_norm;
+        if (const auto* m2 = std::get_if<Mamba2Device>(&layer.block)) {
+            status = mamba2_forward(*m2, chunk, tokens);
+            if (status != cudaSuccess) return fail(status);
+            continue;
+        }
+        for (unsigned t = 0; t < tokens; ++t) {
+            step.h = fwd.h + std::uint64_t{t} * d_model;
+            status = step_layer(layer, step);
+            if (status != cudaSuccess) return fail(status);
+        }
+    }
+
+    status = linear_store(head_linear(fwd.h, rows, chunk_gemm), fwd.output, output_dim, stream, programmatic);
+    if (status != cudaSuccess) return fail(status);
+    return {};
+}
+
+void CudaModel::forward(std::span<const float> x, std::span<float> y, std::size_t streams) {
+    Impl& m = *impl_;
+    const std::size_t in = m.input_dim, out = m.output_dim;
+    const std::size_t tokens = streams == 0 ? 0 : x.size() / (streams * in);
+    if (streams == 0 || streams > m.max_streams || tokens == 0 || x.size() != streams * tokens * in ||
+        y.size() != streams * tokens * out) {
+        throw std::invalid_argument("CudaModel::forward: x has " + std::to_string(x.size()) + " floats and y " +
+                                    std::to_string(y.size()) + " for " + std::to_string(streams) +
+                                    " streams; expected B x T x " + std::to_string(in) + " and B x T x " +
+                                    std::to_string(out) + " with 1 <= B <= " + std::to_string(m.max_streams) +
+                                    " and T >= 1");
+    }
+    const std::size_t chunk = std::max(1u, m.options.forward_chunk);
+    m.reserve_forward(std::uint64_t{streams} * std::min(chunk, tokens));
+    for (std::size_t t0 = 0; t0 < tokens; t0 += chunk) {
+        const std::size_t n = std::min(chunk, tokens - t0);
+        float* staged = m.fwd.host_input.data();
+        for (std::size_t b = 0; b < streams; ++b) {
+            std::memcpy(staged + b * n * in, x.data() + (b * tokens + t0) * in, n * in * sizeof(float));
+        }
+        check(cudaMemcpyAsync(m.fwd.input, staged, streams * n * in * sizeof(float), cudaMemcpyHostToDevice,
+                              m.stream),
+              "cudaMemcpyAsync (forward inputs to the device)");
+        const StepStatus status = m.enqueue_forward_chunk(streams, static_cast<unsigned>(n));
+        if (!status.ok()) throw std::runtime_error(std::string("CUDA: a forward chunk failed: ") + status.message);
+        check(cudaMemcpyAsync(m.fwd.host_output.data(), m.fwd.output, streams * n * out * sizeof(float),
+                              cudaMemcpyDeviceToHost, m.stream),
+              "cudaMemcpyAsync (forward outputs from the device)");
+        synchronize();
+        for (std::size_t b = 0; b < streams; ++b) {
+            std::memcpy(y.data() + (b * tokens + t0) * out, m.fwd.host_output.data() + b * n * out,
+                        n * out * sizeof(float));
+        }
+    }
 }
 
 void CudaModel::synchronize() const {

@@ -2,8 +2,8 @@
 // An SsmModel's batched step on a CUDA device: weights copied to the device once, the
 // recurrent state of up to max_streams streams kept there as rows of device buffers, and one
 // step of streams [0, B) enqueued on a caller-given stream as a few kernels per layer, or
-// replayed as one CUDA graph. float32 state; every offset is 64-bit, so any B that fits in
-// device memory is correct. docs/cuda.md has the kernels, the measurements and what is missing.
+// replayed as one CUDA graph; forward() runs files in chunks of tokens. float32 or bfloat16
+// state; every offset is 64-bit, so any B that fits in device memory is correct. docs/cuda.md has the kernels, the measurements and what is missing.
 //
 //   x {B, input_dim} -> input_proj -> h; per layer: h += mixer(RMSNorm(h)); y = head(RMSNorm(h))
 //
@@ -34,11 +34,27 @@ struct StepStatus {
     [[nodiscard]] bool ok() const noexcept { return cuda_error == 0; }
 };
 
+// How the SSM state (each Mamba block's `ssm` tensor, nearly all of a stream's state) is
+// stored on the device. The arithmetic is float32 either way; bfloat16 halves the bytes a step
+// reads and writes, at about 3 significant digits per stored value (docs/cuda.md gives the
+// measured error against the CPU). Conv tails, Mamba-3's previous inputs and angles, and
+// attention rings stay float32.
+enum class StateType : std::uint8_t { kFloat32, kBFloat16 };
+
 struct CudaModelOptions {
     // Launch each kernel with programmatic dependent launch (Hopper and later): the next
     // kernel of a step is scheduled while the previous one runs and waits on the device for its
     // results, which hides most of the gap between the small kernels of a B = 1 step.
     bool programmatic_launch = true;
+    // Projections of more than 64 rows (a step of more than 64 streams) as a row-norm kernel,
+    // a cuBLAS SGEMM and an epilogue kernel, instead of the hand-written tile kernel: at large
+    // B the projections are most of a step's arithmetic, and cuBLAS runs them several times
+    // faster. float32 throughout (no TF32), so results stay within the fp32 tolerance.
+    bool cublas_projections = true;
+    StateType state_type = StateType::kFloat32;
+    // Tokens per chunk of forward(): the rows of its products are streams x chunk, and the
+    // buffers it allocates grow with it.
+    unsigned forward_chunk = 64;
 };
 
 class CudaModel {
@@ -58,7 +74,8 @@ public:
     [[nodiscard]] std::size_t input_dim() const noexcept;
     [[nodiscard]] std::size_t output_dim() const noexcept;
     [[nodiscard]] StreamHandle stream() const noexcept;
-    // Device bytes of one stream's recurrent state (every layer), and of the weights.
+    // Device bytes of one stream's recurrent state (every layer, as stored: bfloat16 SSM state
+    // counts 2 bytes a value), and of the weights.
     [[nodiscard]] std::uint64_t state_bytes_per_stream() const noexcept;
     [[nodiscard]] std::uint64_t weight_bytes() const noexcept;
 
@@ -80,6 +97,7 @@ public:
     [[nodiscard]] StepStatus launch_graph(std::size_t streams) noexcept;
 
     // Thread: setup or worker; these block until done. `state` has model().state_floats().
+    // With bfloat16 state, upload rounds each SSM value to nearest even and download widens it.
     void upload_state(std::size_t stream_index, const StreamState& state);
     void download_state(std::size_t stream_index, StreamState& state) const;
     // Every stream in [0, streams) starts from `state` (a fork of one stream into many).
@@ -89,6 +107,17 @@ public:
     // x {B, input_dim} -> y {B, output_dim} through pinned staging, as one graph launch when
     // prepare_graph(B) was called, else as separate launches. Throws on a CUDA error.
     void step_batch(std::span<const float> x, std::span<float> y);
+    // Thread: worker; blocks. T tokens of each of streams [0, B), B = `streams`:
+    // x {B, T, input_dim} -> y {B, T, output_dim}, every stream's state advanced by T steps;
+    // equal to T step_batch() calls up to float rounding. Runs in chunks of
+    // options.forward_chunk tokens. In a chunk, every projection of every token of every
+    // stream is one product, and a Mamba-2 layer's conv and SSD recurrence each walk the
+    // chunk's tokens inside one kernel, parallel across streams and (head, row tile); other
+    // block types step through the chunk token by token with the step's kernels. The first
+    // call (and a call with a larger B) allocates device and pinned buffers for B x chunk rows.
+    // Throws on sizes that do not fit or a CUDA error.
+    void forward(std::span<const float> x, std::span<float> y, std::size_t streams);
+
     // Thread: any. Waits for everything enqueued on stream(); throws on a CUDA error.
     void synchronize() const;
 

@@ -35,6 +35,7 @@ void CudaModel::upload_state(std::size_t, const StreamState&) { unreachable(); }
 void CudaModel::download_state(std::size_t, StreamState&) const { unreachable(); }
 void CudaModel::broadcast_state(const StreamState&, std::size_t) { unreachable(); }
 void CudaModel::step_batch(std::span<const float>, std::span<float>) { unreachable(); }
+void CudaModel::forward(std::span<const float>, std::span<float>, std::size_t) { unreachable(); }
 void CudaModel::synchronize() const { unreachable(); }
 
 }  // namespace statestream::models::cuda

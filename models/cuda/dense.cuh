@@ -26,7 +26,7 @@
 
 namespace statestream::models::cuda {
 
-inline constexpr std::uint64_t kNarrowMaxRows = 64;
+inline constexpr std::uint64_t kNarrowMaxRows = kNarrowMaxRowsHost;
 inline constexpr unsigned kNarrowThreads = 256;       // 8 warps, one output column each
 inline constexpr unsigned kNarrowRows = 8;            // rows a block holds: accumulators per lane
 inline constexpr unsigned kNarrowChunk = 1024;        // channels of each row staged at a time
@@ -200,11 +200,43 @@ __global__ void __launch_bounds__(kTileThreads)
     }
 }
 
+// The cuBLAS half of a large-batch projection (dense.cu): a.gemm->y = RMSNorm(X) W^T, without
+// the bias. The norm, when asked for, runs first as its own kernel into a.gemm->x.
+[[nodiscard]] cudaError_t gemm_product(const LinearArgs& a, cudaStream_t stream, bool programmatic);
+
+inline constexpr unsigned kEpilogueThreads = 256;
+
+// The other half: every (row, column) of the product gets the bias and the block's epilogue.
+template <class Epilogue>
+__global__ void __launch_bounds__(kEpilogueThreads)
+    gemm_epilogue_kernel(const float* product, std::uint64_t stride, const float* bias,
+                         std::uint64_t rows, unsigned out_dim, Epilogue epilogue) {
+    wait_for_previous_kernel();
+    allow_next_kernel();
+    const std::uint64_t items = rows * out_dim;
+    for (std::uint64_t i = static_cast<std::uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < items;
+         i += static_cast<std::uint64_t>(gridDim.x) * blockDim.x) {
+        const std::uint64_t r = i / out_dim;
+        const auto c = static_cast<unsigned>(i % out_dim);
+        epilogue(r, c, product[r * stride + c] + (bias != nullptr ? bias[c] : 0.0f));
+    }
+}
+
 // Enqueues y = epilogue(X W^T + bias) on `stream`, with the kernel shape for a.rows rows.
 template <class Epilogue>
 cudaError_t linear(const LinearArgs& a, const Epilogue& epilogue, cudaStream_t stream,
                    bool programmatic) {
     const std::size_t groups = a.norm.weight != nullptr ? a.in_dim / a.norm.group : 0;
+    if (a.gemm != nullptr && a.rows > kNarrowMaxRows && a.rows >= a.gemm->min_rows) {
+        const cudaError_t status = gemm_product(a, stream, programmatic);
+        if (status != cudaSuccess) return status;
+        const std::uint64_t items = a.rows * a.out_dim;
+        const std::uint64_t blocks = (items + kEpilogueThreads - 1) / kEpilogueThreads;
+        return launch(&gemm_epilogue_kernel<Epilogue>,
+                      dim3(grid_for(blocks < 65536 * 8 ? blocks : 65536 * 8)), dim3(kEpilogueThreads),
+                      0, stream, programmatic, static_cast<const float*>(a.gemm->y), a.gemm->y_stride,
+                      a.bias, a.rows, a.out_dim, epilogue);
+    }
     if (a.rows <= kNarrowMaxRows) {
         const unsigned warps = kNarrowThreads / 32;
         const dim3 grid((a.out_dim + warps - 1) / warps,

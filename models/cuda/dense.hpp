@@ -32,7 +32,14 @@ struct LinearArgs {
     unsigned in_dim = 0;
     unsigned out_dim = 0;
     RowNorm norm;
+    // Given, and rows >= gemm->min_rows: norm kernel -> cuBLAS SGEMM -> epilogue kernel,
+    // instead of the tile kernel (docs/cuda.md, "Projections at large B").
+    const GemmPath* gemm = nullptr;
 };
+
+// Rows up to which the narrow kernel runs (dense.cuh's kNarrowMaxRows, for host code): beyond
+// it, cuBLAS when the model has a GemmPath, else the tile kernel.
+inline constexpr std::uint64_t kNarrowMaxRowsHost = 64;
 
 // The two projections every block makes around its mixer: in from the residual stream under
 // the layer's pre-norm, and out from the mixed rows (gated-normed when `norm` says so).
@@ -46,6 +53,7 @@ struct LinearArgs {
     a.in_dim = io.d_model;
     a.out_dim = out_dim;
     a.norm = {io.pre_norm, io.d_model, io.eps};
+    a.gemm = io.gemm;
     return a;
 }
 [[nodiscard]] inline LinearArgs output_projection(const LayerIo& io, const float* weight,
@@ -58,6 +66,7 @@ struct LinearArgs {
     a.in_dim = in_dim;
     a.out_dim = io.d_model;
     a.norm = norm;
+    a.gemm = io.gemm;
     return a;
 }
 

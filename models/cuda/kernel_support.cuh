@@ -3,6 +3,7 @@
 // launch, the two calls each kernel makes about it, the activations with the reference's exact
 // definitions (models/cpu/activations.hpp), warp reductions and the error check for setup code.
 
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -73,6 +74,47 @@ __device__ __forceinline__ float group_sum(float v, unsigned width) {
     }
     return v;
 }
+
+// The SSM state as stored: float32, or bfloat16 (CudaModelOptions::state_type), which halves
+// the bytes a step moves. Arithmetic is float32 either way: a value is widened on load and
+// rounded to nearest even on store. Index j counts pieces of 4 (the 16- or 8-byte paths) or
+// single values.
+__device__ __forceinline__ float4 load_state4(const float* row, unsigned j) {
+    return reinterpret_cast<const float4*>(row)[j];
+}
+__device__ __forceinline__ float4 load_state4(const __nv_bfloat16* row, unsigned j) {
+    const uint2 raw = reinterpret_cast<const uint2*>(row)[j];
+    const float2 lo = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw.x));
+    const float2 hi = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw.y));
+    return make_float4(lo.x, lo.y, hi.x, hi.y);
+}
+__device__ __forceinline__ void store_state4(float* row, unsigned j, float4 s) {
+    reinterpret_cast<float4*>(row)[j] = s;
+}
+__device__ __forceinline__ void store_state4(__nv_bfloat16* row, unsigned j, float4 s) {
+    const __nv_bfloat162 lo = __floats2bfloat162_rn(s.x, s.y);
+    const __nv_bfloat162 hi = __floats2bfloat162_rn(s.z, s.w);
+    uint2 raw;
+    raw.x = *reinterpret_cast<const unsigned*>(&lo);
+    raw.y = *reinterpret_cast<const unsigned*>(&hi);
+    reinterpret_cast<uint2*>(row)[j] = raw;
+}
+__device__ __forceinline__ float load_state1(const float* row, unsigned j) { return row[j]; }
+__device__ __forceinline__ float load_state1(const __nv_bfloat16* row, unsigned j) {
+    return __bfloat162float(row[j]);
+}
+__device__ __forceinline__ void store_state1(float* row, unsigned j, float s) { row[j] = s; }
+__device__ __forceinline__ void store_state1(__nv_bfloat16* row, unsigned j, float s) {
+    row[j] = __float2bfloat16_rn(s);
+}
+
+// Launches kernel<kVec, State> for the row width and the state type a layer has: 16-byte
+// (8-byte in bfloat16) pieces when d_state % 4 == 0, single values otherwise.
+#define SS_LAUNCH_SCAN(kernel, vec4, bf16, ...)                                                  \
+    ((vec4) ? ((bf16) ? launch(&kernel<4, __nv_bfloat16>, __VA_ARGS__)                            \
+                      : launch(&kernel<4, float>, __VA_ARGS__))                                   \
+            : ((bf16) ? launch(&kernel<1, __nv_bfloat16>, __VA_ARGS__)                            \
+                      : launch(&kernel<1, float>, __VA_ARGS__)))
 
 // Lanes per row of `chunks` work items: the next power of two, at most a warp.
 inline unsigned lanes_for(unsigned chunks) {

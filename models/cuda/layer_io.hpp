@@ -12,6 +12,18 @@
 
 namespace statestream::models::cuda {
 
+// Where the large-batch projections go through cuBLAS (dense.cuh, linear()): the handle, bound
+// to the model's stream with its own workspace, and two scratch blocks for the normalised
+// input rows and the raw product rows. nullptr in LayerIo::gemm: the hand-written kernels only.
+struct GemmPath {
+    void* handle = nullptr;          // a cublasHandle_t
+    float* x = nullptr;              // {rows, x_stride}: RMS-normalised input rows
+    std::uint64_t x_stride = 0;
+    float* y = nullptr;              // {rows, y_stride}: X W^T before bias and epilogue
+    std::uint64_t y_stride = 0;
+    std::uint64_t min_rows = 0;      // projections of at least this many rows use it
+};
+
 struct LayerIo {
     float* h = nullptr;               // {rows, h_stride}: the residual stream, d_model used
     std::uint64_t h_stride = 0;
@@ -31,6 +43,7 @@ struct LayerIo {
     std::uint64_t aux2_stride = 0;
     cudaStream_t stream = nullptr;
     bool programmatic = false;        // programmatic dependent launch (kernel_support.cuh)
+    const GemmPath* gemm = nullptr;   // large batches through cuBLAS; nullptr: never
 };
 
 // The tile kernel of dense.cuh keeps one norm scale per row and group in shared memory

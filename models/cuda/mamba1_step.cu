@@ -46,7 +46,7 @@ struct ScanArgs {
     std::uint64_t xdbl_stride;
     const float* dt;            // {rows, dt_stride} after softplus
     std::uint64_t dt_stride;
-    float* ssm;                 // {rows, d_inner, d_state}
+    void* ssm;                  // {rows, d_inner, d_state}: float or __nv_bfloat16
     const float* A;             // {d_inner, d_state}
     const float* D;             // {d_inner}
     float* y;                   // {rows, y_stride}
@@ -57,7 +57,7 @@ struct ScanArgs {
 };
 
 //   ssm[i, n] = exp(dt[i] A[i, n]) ssm[i, n] + dt[i] x[i] B[n];  y[i] = ssm[i] . C + D[i] x[i]
-template <int kVec>
+template <int kVec, class State>
 __global__ void __launch_bounds__(kScanThreads) scan_kernel(ScanArgs a) {
     extern __shared__ __align__(16) float bc[];  // B {d_state}, then C {d_state}
     wait_for_previous_kernel();
@@ -83,11 +83,11 @@ __global__ void __launch_bounds__(kScanThreads) scan_kernel(ScanArgs a) {
                 xi = a.xz[b * a.xz_stride + i];
                 const float dti = a.dt[b * a.dt_stride + i];
                 const float dx = dti * xi;
-                float* si = a.ssm + (b * Di + i) * N;
+                State* si = static_cast<State*>(a.ssm) + (b * Di + i) * N;
                 const float* ai = a.A + static_cast<std::uint64_t>(i) * N;
                 for (unsigned j = lane; j < chunks; j += a.lanes) {
                     if constexpr (kVec == 4) {
-                        float4 s = reinterpret_cast<float4*>(si)[j];
+                        float4 s = load_state4(si, j);
                         const float4 av = reinterpret_cast<const float4*>(ai)[j];
                         const float4 bv = reinterpret_cast<const float4*>(bc)[j];
                         const float4 cv = reinterpret_cast<const float4*>(bc + N)[j];
@@ -95,14 +95,14 @@ __global__ void __launch_bounds__(kScanThreads) scan_kernel(ScanArgs a) {
                         s.y = expf(dti * av.y) * s.y + dx * bv.y;
                         s.z = expf(dti * av.z) * s.z + dx * bv.z;
                         s.w = expf(dti * av.w) * s.w + dx * bv.w;
-                        reinterpret_cast<float4*>(si)[j] = s;
+                        store_state4(si, j, s);
                         acc += s.x * cv.x;
                         acc += s.y * cv.y;
                         acc += s.z * cv.z;
                         acc += s.w * cv.w;
                     } else {
-                        const float s = expf(dti * ai[j]) * si[j] + dx * bc[j];
-                        si[j] = s;
+                        const float s = expf(dti * ai[j]) * load_state1(si, j) + dx * bc[j];
+                        store_state1(si, j, s);
                         acc += s * bc[N + j];
                     }
                 }
@@ -137,6 +137,7 @@ cudaError_t mamba1_step(const Mamba1Device& layer, const LayerIo& io) {
     x_proj.rows = io.rows;
     x_proj.in_dim = d_inner;
     x_proj.out_dim = xp;
+    x_proj.gemm = io.gemm;
     status = linear_store(x_proj, io.aux, io.aux_stride, io.stream, io.programmatic);
     if (status != cudaSuccess) return status;
 
@@ -148,6 +149,7 @@ cudaError_t mamba1_step(const Mamba1Device& layer, const LayerIo& io) {
     dt_proj.rows = io.rows;
     dt_proj.in_dim = dt_rank;
     dt_proj.out_dim = d_inner;
+    dt_proj.gemm = io.gemm;
     status = linear_softplus(dt_proj, io.aux2, io.aux2_stride, io.stream, io.programmatic);
     if (status != cudaSuccess) return status;
 
@@ -158,10 +160,8 @@ cudaError_t mamba1_step(const Mamba1Device& layer, const LayerIo& io) {
     const std::size_t shared = 2 * s.d_state * sizeof(float);
     const unsigned tiles = (d_inner + kChannelsPerBlock - 1) / kChannelsPerBlock;
     const unsigned grid = grid_for(io.rows * tiles);
-    status = vec4 ? launch(&scan_kernel<4>, dim3(grid), dim3(kScanThreads), shared, io.stream,
-                           io.programmatic, scan)
-                  : launch(&scan_kernel<1>, dim3(grid), dim3(kScanThreads), shared, io.stream,
-                           io.programmatic, scan);
+    status = SS_LAUNCH_SCAN(scan_kernel, vec4, layer.bf16_state, dim3(grid), dim3(kScanThreads), shared,
+                            io.stream, io.programmatic, scan);
     if (status != cudaSuccess) return status;
 
     const LinearArgs out = output_projection(io, layer.out_proj, d_inner);

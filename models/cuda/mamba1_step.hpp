@@ -24,7 +24,9 @@ struct Mamba1Device {
     const float* A = nullptr;            // {d_inner, d_state}: -exp(A_log)
     const float* D = nullptr;            // {d_inner}
     const float* out_proj = nullptr;     // {d_model, d_inner}
-    float* ssm = nullptr;                // {max_streams, d_inner, d_state}
+    void* ssm = nullptr;                 // {max_streams, d_inner, d_state},
+                                         // float, or __nv_bfloat16 when bf16_state
+    bool bf16_state = false;
     float* conv = nullptr;               // {max_streams, d_conv - 1, d_inner}
 };
 

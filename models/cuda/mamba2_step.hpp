@@ -23,11 +23,20 @@ struct Mamba2Device {
     const float* D = nullptr;            // {n_heads}
     const float* norm_weight = nullptr;  // {d_inner}
     const float* out_proj = nullptr;     // {d_model, d_inner}
-    float* ssm = nullptr;                // {max_streams, n_heads, head_dim, d_state}
+    void* ssm = nullptr;                 // {max_streams, n_heads, head_dim, d_state},
+                                         // float, or __nv_bfloat16 when bf16_state
+    bool bf16_state = false;
     float* conv = nullptr;               // {max_streams, d_conv - 1, conv_dim}
 };
 
 // Thread: as CudaModel::enqueue_step. io.proj needs in_proj_dim floats a row, io.mix d_inner.
 [[nodiscard]] cudaError_t mamba2_step(const Mamba2Device& layer, const LayerIo& io);
+
+// Thread: worker (CudaModel::forward). `tokens` steps of io.rows / tokens streams at once: row
+// b * tokens + t of io.h is token t of stream b. The projections run over all rows together
+// (one product for the whole chunk); the conv and the SSD recurrence walk the tokens in order,
+// in parallel across streams and channels or (stream, head, row tile). Equal to `tokens` calls
+// of mamba2_step up to float rounding.
+[[nodiscard]] cudaError_t mamba2_forward(const Mamba2Device& layer, const LayerIo& io, unsigned tokens);
 
 }  // namespace statestream::models::cuda

@@ -11,7 +11,7 @@ constexpr unsigned kScanThreads = 128;
 struct ScanArgs {
     const float* proj;          // {rows, proj_stride}: z, x, B, C, dt, lambda, theta
     std::uint64_t proj_stride;
-    float* ssm;                 // {rows, H, P, N}
+    void* ssm;                  // {rows, H, P, N}: float or __nv_bfloat16
     float* prev_x;              // {rows, H, P}
     float* prev_b;              // {rows, H, R, N}
     float* angle;               // {rows, H, K}
@@ -64,7 +64,7 @@ struct SharedLayout {
           cos_at(x_prev + R * P), sin_at(cos_at + K), scales(sin_at + K), total(scales + 2 * R) {}
 };
 
-template <int kVec>
+template <int kVec, class State>
 __global__ void __launch_bounds__(kScanThreads) scan_kernel(ScanArgs a) {
     extern __shared__ __align__(16) float shared[];
     wait_for_previous_kernel();
@@ -153,24 +153,24 @@ __global__ void __launch_bounds__(kScanThreads) scan_kernel(ScanArgs a) {
 
         //   state = alpha state + sum_r beta x_prev,r B_prev,r^T + gamma x_r B_r^T
         //   y = sum_r mimo_o,r (state . C_r + D x_r), gated by SiLU(z)
-        float* head_state = a.ssm + item * P * N;
+        State* head_state = static_cast<State*>(a.ssm) + item * P * N;
         const float d_skip = a.D[h];
         for (unsigned p0 = 0; p0 < P; p0 += rows_per_pass) {
             const unsigned p = p0 + seg;
             const bool valid = p < P;
-            float* sp = head_state + static_cast<std::uint64_t>(valid ? p : 0) * N;
+            State* sp = head_state + static_cast<std::uint64_t>(valid ? p : 0) * N;
             float acc = 0.0f;  // rank 0's readout, taken while the state is in registers
             if (valid) {
                 for (unsigned j = lane; j < chunks; j += a.lanes) {
                     float s[kVec];
                     if constexpr (kVec == 4) {
-                        const float4 v = reinterpret_cast<float4*>(sp)[j];
+                        const float4 v = load_state4(sp, j);
                         s[0] = v.x;
                         s[1] = v.y;
                         s[2] = v.z;
                         s[3] = v.w;
                     } else {
-                        s[0] = sp[j];
+                        s[0] = load_state1(sp, j);
                     }
 #pragma unroll
                     for (int e = 0; e < kVec; ++e) {
@@ -184,9 +184,9 @@ __global__ void __launch_bounds__(kScanThreads) scan_kernel(ScanArgs a) {
                         acc += s[e] * c_now[n];
                     }
                     if constexpr (kVec == 4) {
-                        reinterpret_cast<float4*>(sp)[j] = make_float4(s[0], s[1], s[2], s[3]);
+                        store_state4(sp, j, make_float4(s[0], s[1], s[2], s[3]));
                     } else {
-                        sp[j] = s[0];
+                        store_state1(sp, j, s[0]);
                     }
                 }
             }
@@ -199,7 +199,7 @@ __global__ void __launch_bounds__(kScanThreads) scan_kernel(ScanArgs a) {
 #pragma unroll
                             for (int e = 0; e < kVec; ++e) {
                                 const unsigned n = j * kVec + e;
-                                acc += sp[n] * c_now[r * N + n];
+                                acc += load_state1(sp, n) * c_now[r * N + n];
                             }
                         }
                     }
@@ -246,10 +246,8 @@ cudaError_t mamba3_step(const Mamba3Device& layer, const LayerIo& io) {
                         lanes_for(vec4 ? s.d_state / 4 : s.d_state)};
     const std::size_t shared = mamba3_shared_bytes(s, d);
     const unsigned grid = grid_for(io.rows * d.n_heads);
-    status = vec4 ? launch(&scan_kernel<4>, dim3(grid), dim3(kScanThreads), shared, io.stream,
-                           io.programmatic, scan)
-                  : launch(&scan_kernel<1>, dim3(grid), dim3(kScanThreads), shared, io.stream,
-                           io.programmatic, scan);
+    status = SS_LAUNCH_SCAN(scan_kernel, vec4, layer.bf16_state, dim3(grid), dim3(kScanThreads), shared,
+                            io.stream, io.programmatic, scan);
     if (status != cudaSuccess) return status;
 
     const LinearArgs out = output_projection(io, layer.out_proj, d_inner,

@@ -30,7 +30,9 @@ struct Mamba3Device {
     const float* mimo_o = nullptr;       // {n_heads, ranks, head_dim}; nullptr for SISO
     const float* norm_weight = nullptr;  // {d_inner}
     const float* out_proj = nullptr;     // {d_model, d_inner}
-    float* ssm = nullptr;                // {max_streams, n_heads, head_dim, d_state}
+    void* ssm = nullptr;                 // {max_streams, n_heads, head_dim, d_state},
+                                         // float, or __nv_bfloat16 when bf16_state
+    bool bf16_state = false;
     float* prev_x = nullptr;             // {max_streams, n_heads, head_dim}
     float* prev_b = nullptr;             // {max_streams, n_heads, ranks, d_state}
     float* angle = nullptr;              // {max_streams, n_heads, d_state / 2}
