@@ -101,6 +101,36 @@ DEV_DATASETS = ("AirPassengers", "woolyrnq", "uspop", "lh", "presidents", "NYSES
 DEV_RANDOM_WALK = ("NYSESW",)
 
 
+# Cross-validation over the training datasets (train.py --exclude-fold I/K): each dataset's
+# series stay together, as the held-out split keeps them, and the folds are a permutation of the
+# sorted dataset names by a seed fixed before any cross-validation run. Prices are scored as
+# random walks (pinball and coverage), like heldout.RANDOM_WALK_TARGETS.
+CV_SEED = 20260310
+CV_RANDOM_WALK = ("NYSESW", "NelPlo.stock.prices")
+
+
+def training_datasets() -> List[str]:
+    names = heldout.training_series([str(entry["name"]) for entry in load_index()])
+    return sorted({heldout.dataset_of(name) for name in names})
+
+
+def cv_folds(folds: int, seed: int = CV_SEED) -> List[List[str]]:
+    """The training datasets in `folds` groups: fold i is every folds-th dataset of a seeded
+    permutation, starting at i."""
+    datasets = training_datasets()
+    if not 2 <= folds <= len(datasets):
+        raise ValueError(f"{folds} folds: must be 2..{len(datasets)}")
+    order = np.random.default_rng(seed).permutation(len(datasets))
+    return [sorted(datasets[k] for k in order[i::folds]) for i in range(folds)]
+
+
+def cv_fold_series(fold: int, folds: int, seed: int = CV_SEED) -> List[str]:
+    """The training series a fold leaves out (and its backtest scores)."""
+    chosen = set(cv_folds(folds, seed)[fold])
+    names = heldout.training_series([str(entry["name"]) for entry in load_index()])
+    return [name for name in names if heldout.dataset_of(name) in chosen]
+
+
 def real_training_series(max_season: int = FORECAST_SPEC["max_season"],
                          exclude_datasets=()) -> List[PoolSeries]:
     names = heldout.training_series([str(entry["name"]) for entry in load_index()])

@@ -32,6 +32,7 @@ if _TRAIN_DIR not in sys.path:
 
 from export import export_model  # noqa: E402
 from ssm_model import SsmModel, load_model  # noqa: E402
+from forecast.features import feature_count  # noqa: E402
 from forecast.forecaster import (FORECAST_SPEC, FRONTEND, TASK,  # noqa: E402
                                  StreamingForecaster, spec_metadata, validate_spec)
 from forecast.synthetic import generate  # noqa: E402
@@ -70,7 +71,7 @@ def check_file(model: SsmModel, path: str, spec: dict) -> float:
     architecture = json.loads(metadata["architecture"])
     horizon = forecast["horizon"] if forecast else None
     if (metadata.get("task") != TASK or json.loads(metadata.get("frontend", "null")) != FRONTEND
-            or forecast != spec or architecture["input_dim"] != 6
+            or forecast != spec or architecture["input_dim"] != feature_count(spec)
             or architecture["output_dim"] != 3 * horizon):
         raise SystemExit(f"{path}: task {metadata.get('task')!r}, frontend "
                          f"{metadata.get('frontend')}, forecast {forecast}, input_dim "
@@ -78,7 +79,7 @@ def check_file(model: SsmModel, path: str, spec: dict) -> float:
                          f"not what docs/forecast.md requires")
     validate_spec(forecast)
     generator = torch.Generator().manual_seed(3)
-    x = torch.randn(4, 300, 6, generator=generator)
+    x = torch.randn(4, 300, feature_count(spec), generator=generator)
     with torch.no_grad():
         error = float((model(x)[0] - written(x)[0]).abs().max())
     if error > TOLERANCE:
@@ -105,16 +106,16 @@ def main(argv=None) -> int:
     model, state = load_checkpoint_model(args.checkpoint)
     if args.respec:
         spec = respecified(dict(state["spec"]))
-    elif state["spec"].get("version") != FORECAST_SPEC["version"]:
+    elif state["spec"].get("version") not in (2, 3):   # 3: ticks-v2 features
         raise SystemExit(f"{args.checkpoint}: trained under forecast version "
-                         f"{state['spec'].get('version')}, this exporter writes version "
-                         f"{FORECAST_SPEC['version']}; pass --respec to keep its weights and "
+                         f"{state['spec'].get('version')}, this exporter writes versions "
+                         "2 and 3; pass --respec to keep its weights and "
                          "take the current adaptation fields")
     else:
         spec = validate_spec(dict(state["spec"]))
     train_args = state.get("args", {})
     last_validation = (state.get("validation") or [{}])[-1]
-    recipe = {"name": "forecaster-mamba2-ticks-v1", "script": "models/train/forecast/train.py",
+    recipe = {"name": "forecaster-mamba2-" + ("ticks-v2" if spec["version"] >= 3 else "ticks-v1"), "script": "models/train/forecast/train.py",
               "seed": train_args.get("seed"), "steps": state.get("step"),
               "batch": train_args.get("batch"), "crop": train_args.get("crop"),
               "lr": train_args.get("lr"), "train_minutes": state.get("train_minutes"),

@@ -6,6 +6,12 @@ the scale sigma' after every tick. The reference of engine/forecast's feature st
     x, anchors, sigma = stream.step(t_ns, value, season)
     batch = batch_features(times_ns, values, seasons, spec)   # [B, T] at once, for training
 
+With a version-3 spec (forecaster.FORECAST_SPEC_V3, an experiment, not shipped: RECIPE.md's
+cross-validation) the features are ticks-v2: a 7th input x6 = clamp(tr / sigma', -8, 8) / 2, tr
+the EW mean (trend_tau) of a slope sample per value tick ((last - ago(P)) / P with a usable
+season, else v - last), and the anchors add tr (c_h - c_j0), c_k = phi + ... + phi^k
+(trend_damping), j0 the ticks last season's movement covers (0 without a season).
+
 TickFeatures is the plain sequential form: one stream, one tick at a time, written to read like
 the doc. batch_features computes the same numbers for many streams at once (a loop over time,
 vectorised over the batch), and test_forecaster.py holds the two equal bit for bit; training
@@ -26,7 +32,8 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-FEATURE_COUNT = 6
+FEATURE_COUNT = 6                            # ticks-v1 (forecast version 2)
+TREND_FEATURE_COUNT = 7                      # ticks-v2 (version 3): x6, the local trend
 # Clamps of docs/forecast.md, with the divisor that brings each feature to about +-3 or less.
 DIFF_CLAMP, DIFF_DIVISOR = 8.0, 2.0          # x0: one-tick change in units of sigma
 LEVEL_CLAMP, LEVEL_DIVISOR = 30.0, 10.0      # x1, x4: distance from the level mean / seasonal move
@@ -34,6 +41,32 @@ STEP_CLAMP, STEP_DIVISOR = 5.0, 2.0          # x2: log time step against its run
 RELATIVE_SCALE_FLOOR = 0.001                 # sigma never below 0.1 % of the last value
 ABSOLUTE_VARIANCE_FLOOR = 1e-12              # ... nor below 1e-6 (a stream of zeros)
 MIN_STEP_SECONDS = 1e-9                      # equal timestamps count as one nanosecond
+TREND_CLAMP, TREND_DIVISOR = 8.0, 2.0        # x6: the local trend per tick, in units of sigma'
+
+
+def has_trend(spec: Dict) -> bool:
+    """Version 3 adds the damped local trend (ticks-v2); version 2 is ticks-v1."""
+    return int(spec["version"]) >= 3
+
+
+def feature_count(spec: Dict) -> int:
+    return TREND_FEATURE_COUNT if has_trend(spec) else FEATURE_COUNT
+
+
+def trend_sums(spec: Dict) -> np.ndarray:
+    """c[k] = phi + phi^2 + ... + phi^k for k = 0..H (c[0] = 0), phi = trend_damping: the damped
+    number of trend steps from now to k ticks ahead. Summed in this order, in float64, so every
+    implementation gets the same table."""
+    horizon = int(spec["horizon"])
+    sums = np.zeros(horizon + 1)
+    if not has_trend(spec):
+        return sums
+    damping = float(spec["trend_damping"])
+    power = 1.0
+    for k in range(1, horizon + 1):
+        power *= damping
+        sums[k] = sums[k - 1] + power
+    return sums
 
 
 def check_season(season: int, max_season: int) -> int:
@@ -71,6 +104,11 @@ class TickFeatures:
         self.keep_scale = math.exp(-1.0 / float(spec["scale_tau"]))    # a_s
         self.keep_level = math.exp(-1.0 / float(spec["level_tau"]))    # a_l
         self.keep_step = math.exp(-1.0 / float(spec["dt_tau"]))        # a_d
+        self.trend = has_trend(spec)
+        self.keep_trend = math.exp(-1.0 / float(spec["trend_tau"])) if self.trend else 0.0
+        self.trend_sums = trend_sums(spec)
+        self.tr = 0.0            # EW mean of the per-tick slope samples (float32 values)
+        self.has_tr = False
         self.last = math.nan
         self.has_last = False
         self.s2 = 0.0
@@ -112,6 +150,8 @@ class TickFeatures:
         x3 = 0.0 if finite else 1.0
         sigma = _scale(self.last, self.s2)
         x0 = x1 = 0.0
+        updated = finite and self.has_last
+        d = 0.0
         if finite and self.has_last:
             d = value - self.last
             x0 = _clamp(d / sigma, DIFF_CLAMP) / DIFF_DIVISOR
@@ -140,9 +180,20 @@ class TickFeatures:
             x4 = _clamp((self.ago(season - 1) - self.ago(season)) / sigma_after,
                         LEVEL_CLAMP) / LEVEL_DIVISOR
             x5 = 1.0
+        features = [x0, x1, x2, x3, x4, x5]
+        # 4b. trend (version 3): a slope sample per value tick, the year-over-year change per
+        # tick when the season is usable (free of the seasonal swing), else the difference
+        if self.trend:
+            if updated:
+                slope = (self.last - self.ago(season)) / season if usable else d
+                self.tr = _f32(self.tr + (1.0 - self.keep_trend) * (slope - self.tr)
+                               if self.has_tr else slope)
+                self.has_tr = True
+            features.append(_clamp(self.tr / sigma_after, TREND_CLAMP) / TREND_DIVISOR
+                            if self.has_tr else 0.0)
         # 5. remember t
         self.t_prev = t_ns
-        x = np.array([x0, x1, x2, x3, x4, x5], dtype=np.float64).astype(np.float32)
+        x = np.array(features, dtype=np.float64).astype(np.float32)
         if not self.has_last:
             return x, None, None
         anchors = np.full(self.horizon, self.last)
@@ -150,6 +201,11 @@ class TickFeatures:
             for h in range(1, self.horizon + 1):
                 j = (h - 1) % season + 1
                 anchors[h - 1] = self.last + (self.ago(season - j) - self.ago(season))
+        if self.trend:
+            for h in range(1, self.horizon + 1):
+                done = (h - 1) % season + 1 if usable else 0   # ticks last season's move covers
+                anchors[h - 1] = anchors[h - 1] + self.tr * (self.trend_sums[h]
+                                                             - self.trend_sums[done])
         return x, anchors, sigma_after
 
 
@@ -188,7 +244,14 @@ def batch_features(times_ns: np.ndarray, values: np.ndarray, seasons: np.ndarray
     ld = np.zeros(batch, dtype=np.float32)
     has_last = np.zeros(batch, dtype=bool)
     has_diff = np.zeros(batch, dtype=bool)
-    x = np.zeros((batch, length, FEATURE_COUNT), dtype=np.float64)
+    trend = has_trend(spec)
+    keep_trend = math.exp(-1.0 / float(spec["trend_tau"])) if trend else 0.0
+    tr = np.zeros(batch, dtype=np.float32)
+    has_tr = np.zeros(batch, dtype=bool)
+    tr_after = np.zeros((batch, length), dtype=np.float64)
+    has_tr_after = np.zeros((batch, length), dtype=bool)
+    rows1 = np.arange(batch)
+    x = np.zeros((batch, length, feature_count(spec)), dtype=np.float64)
     pushed = np.empty((batch, length), dtype=np.float32)      # ago(k) at column t is [t - k]
     sigma_after = np.empty((batch, length), dtype=np.float64)
     has_last_after = np.empty((batch, length), dtype=bool)
@@ -235,6 +298,18 @@ def batch_features(times_ns: np.ndarray, values: np.ndarray, seasons: np.ndarray
             sigma_after[:, t] = np.sqrt(s2.astype(np.float64) + relative * relative
                                         + ABSOLUTE_VARIANCE_FLOOR)
             has_last_after[:, t] = has_last
+            if trend:   # TickFeatures step 4b, with the season's usability of step 4
+                back = t - seasons
+                ago_p = pushed[rows1, np.maximum(back, 0)].astype(np.float64)
+                usable_now = (seasons > 0) & (back >= 0) & np.isfinite(ago_p)
+                slope = np.where(usable_now, (last.astype(np.float64) - ago_p)
+                                 / np.maximum(seasons, 1), d)
+                tr64 = tr.astype(np.float64)
+                tr_next = np.where(has_tr, tr64 + (1.0 - keep_trend) * (slope - tr64), slope)
+                tr = np.where(update, tr_next, tr64).astype(np.float32)
+                has_tr = has_tr | update
+                tr_after[:, t] = tr
+                has_tr_after[:, t] = has_tr
 
         # 4. season and the anchors, from the pushed values, for all columns at once
         rows = np.arange(batch)[:, None]
@@ -258,6 +333,13 @@ def batch_features(times_ns: np.ndarray, values: np.ndarray, seasons: np.ndarray
         last_after = pushed64[:, :, None]
         anchors = np.where(usable[:, :, None], last_after + movement, last_after)
         anchors = np.broadcast_to(anchors, (batch, length, horizon)).copy()
+        if trend:
+            x[:, :, 6] = np.where(has_tr_after, _clip(tr_after / sigma_after, TREND_CLAMP)
+                                  / TREND_DIVISOR, 0.0)
+            sums = trend_sums(spec)
+            done = np.where(usable[:, :, None], j[:, None, :], 0)               # [B, T, H]
+            steps = sums[steps_ahead][None, None, :] - sums[done]
+            anchors = anchors + tr_after[:, :, None] * steps
     anchors[~has_last_after] = np.nan
     sigma_after[~has_last_after] = np.nan
     return BatchFeatures(x.astype(np.float32), anchors, sigma_after, has_last_after)

@@ -30,7 +30,8 @@ _TRAIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _TRAIN_DIR not in sys.path:
     sys.path.insert(0, _TRAIN_DIR)
 
-from forecast.features import FEATURE_COUNT, TickFeatures, check_season  # noqa: E402
+from forecast.features import (FEATURE_COUNT, TickFeatures, check_season,  # noqa: E402
+                               feature_count)
 
 # The `forecast` metadata of a shipped model file, the values of docs/forecast.md's table.
 FORECAST_SPEC: Dict = {
@@ -39,6 +40,11 @@ FORECAST_SPEC: Dict = {
     "adapt_width_rate": 0.05, "coverage": 0.8, "adapt_break_sigmas": 3.0,
     "adapt_shift_sigmas": 5.0, "adapt_pullback_ticks": 12, "adapt_pullback_prior": 1.0,
 }
+# Version 3: the ticks-v2 features, ticks-v1 plus a damped local trend (x6, and the anchors
+# extrapolate it; docs/forecast.md). trend_tau: time constant (ticks) of the trend's EW mean;
+# trend_damping: phi, each tick further ahead adds phi^k of the trend.
+TREND_FIELDS: Dict = {"trend_tau": 16, "trend_damping": 0.95}
+FORECAST_SPEC_V3: Dict = dict(FORECAST_SPEC, version=3, **TREND_FIELDS)
 FRONTEND: Dict = {"type": "ticks"}
 TASK = "forecast"
 QUANTILE_COUNT = 3
@@ -51,6 +57,24 @@ ARCHITECTURE: Dict = {
     "layers": [{"type": "mamba2", "d_state": 16, "head_dim": 16, "expand": 2, "d_conv": 4,
                 "n_groups": 1} for _ in range(2)],
 }
+
+
+
+def spec_of_version(version: int) -> Dict:
+    """The shipped spec of a `forecast` version: 2 (ticks-v1) or 3 (ticks-v2)."""
+    if version == 2:
+        return dict(FORECAST_SPEC)
+    if version == 3:
+        return dict(FORECAST_SPEC_V3)
+    raise ValueError(f"forecast version {version}: this build knows 2 and 3")
+
+
+def architecture_for(spec: Dict) -> Dict:
+    """ARCHITECTURE with the input width of the spec's features."""
+    architecture = json.loads(json.dumps(ARCHITECTURE))
+    architecture["input_dim"] = feature_count(spec)
+    return architecture
+
 
 # Adaptation clamps of docs/forecast.md.
 RESIDUAL_CLAMP = 3.0       # |(v - median) / sigma'| counted per step: one outlier moves mu little
@@ -67,8 +91,12 @@ def validate_spec(spec: Dict) -> Dict:
     missing = [k for k in required if k not in spec]
     if missing:
         raise ValueError(f"forecast metadata lacks {', '.join(missing)}")
+    if spec["version"] == 3:
+        missing = [k for k in TREND_FIELDS if k not in spec]
+        if missing:
+            raise ValueError(f"forecast metadata (version 3) lacks {', '.join(missing)}")
     checks = [
-        ("version", spec["version"] == 2, "must be 2"),
+        ("version", spec["version"] in (2, 3), "must be 2 or 3"),
         ("horizon", isinstance(spec["horizon"], int) and 1 <= spec["horizon"] <= 256,
          "must be an integer in 1..256"),
         ("max_season", isinstance(spec["max_season"], int) and 0 <= spec["max_season"] <= 1024,
@@ -83,6 +111,10 @@ def validate_spec(spec: Dict) -> Dict:
     for key in ("scale_tau", "level_tau", "dt_tau", "adapt_break_sigmas", "adapt_shift_sigmas",
                 "adapt_pullback_prior"):
         checks.append((key, spec[key] > 0, "must be > 0"))
+    if spec["version"] == 3:
+        checks.append(("trend_tau", spec["trend_tau"] > 0, "must be > 0"))
+        checks.append(("trend_damping", 0.0 <= spec["trend_damping"] <= 1.0,
+                       "must be in [0, 1]"))
     q = list(spec["quantiles"])
     checks.append(("quantiles", len(q) == 3 and 0 < q[0] < q[1] < q[2] < 1 and q[1] == 0.5,
                    "must be three increasing levels in (0, 1) with the middle one 0.5"))

@@ -20,8 +20,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from forecast import make_forecast_fixture  # noqa: E402
 from forecast.dataset import load_pool, make_batch, time_to_ns  # noqa: E402
 from forecast.features import TickFeatures, batch_features  # noqa: E402
-from forecast.forecaster import (FORECAST_SPEC, Adaptation, StreamingForecaster,  # noqa: E402
-                                 head_numpy, pinball_loss, quantile_head, validate_spec)
+from forecast.forecaster import (FORECAST_SPEC, FORECAST_SPEC_V3, Adaptation,  # noqa: E402
+                                 StreamingForecaster, head_numpy, pinball_loss, quantile_head,
+                                 validate_spec)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -74,6 +75,55 @@ class FeaturesTest(unittest.TestCase):
                     self.assertTrue(np.array_equal(anchors, batch.anchors[row, t]), where)
                     self.assertEqual(sigma, batch.sigma[row, t], where)
         self.assertGreater(batch.x[:, :, 5].sum(), 1000)   # seasons were usable, not skipped
+
+    def test_sequential_equals_batched_with_trend(self):
+        seasons = np.array([0, 2, 4, 7, 12, 64, 0, 5])
+        times, values = random_streams(9, seasons.size, 300)
+        values[2] += np.linspace(0, 50, 300) * np.nanstd(values[2])   # a trend to follow
+        batch = batch_features(times, values, seasons, FORECAST_SPEC_V3)
+        self.assertEqual(batch.x.shape[2], 7)
+        for row, season in enumerate(seasons):
+            stream = TickFeatures(FORECAST_SPEC_V3)
+            for t in range(values.shape[1]):
+                x, anchors, sigma = stream.step(int(times[row, t]), values[row, t], season)
+                where = f"stream {row} (season {season}) tick {t}"
+                self.assertTrue(np.array_equal(x, batch.x[row, t]),
+                                f"{where}: x {x} vs batched {batch.x[row, t]}")
+                self.assertEqual(anchors is None, not batch.has_last[row, t], where)
+                if anchors is not None:
+                    self.assertTrue(np.array_equal(anchors, batch.anchors[row, t]),
+                                    f"{where}: {anchors - batch.anchors[row, t]}")
+                    self.assertEqual(sigma, batch.sigma[row, t], where)
+        self.assertGreater(np.abs(batch.x[:, :, 6]).sum(), 100)   # the trend was not all 0
+
+    def test_trend_rules_by_hand(self):
+        spec = dict(FORECAST_SPEC_V3, trend_tau=4, trend_damping=0.5)
+        keep = math.exp(-1.0 / 4)
+        stream = TickFeatures(spec)
+        x, anchors, _ = stream.step(0, 10.0, 0)
+        self.assertEqual(x[6], 0.0)                               # no difference yet
+        self.assertTrue(np.all(anchors == 10.0))
+        x, anchors, sigma = stream.step(SECOND, 12.0, 0)          # the first sample: tr = 2
+        self.assertEqual(x[6], np.float32(min(2.0 / sigma, 8) / 2))
+        # b_h = last + tr (phi + ... + phi^h)
+        self.assertEqual(anchors[0], 12.0 + 2.0 * 0.5)
+        self.assertEqual(anchors[2], 12.0 + 2.0 * (0.5 + 0.25 + 0.125))
+        stream.step(2 * SECOND, math.nan, 0)                      # a gap learns nothing
+        x, anchors, _ = stream.step(3 * SECOND, 13.0, 0)
+        tr = f32(2.0 + (1 - keep) * (1.0 - 2.0))
+        self.assertEqual(anchors[0], 13.0 + tr * 0.5)
+        # with a usable season P = 2: the sample is (last - ago(2)) / 2, and the trend is
+        # added only beyond the ticks last season's movement covers (h - j)
+        seasonal = TickFeatures(spec)
+        for k, v in enumerate((1.0, 5.0, 3.0, 7.0)):              # +2 a tick each season
+            x, anchors, _ = seasonal.step(k * SECOND, v, 2)
+        # tr: d = 4 (tick 1), then (3 - 1)/2 = 1, (7 - 5)/2 = 1
+        tr = f32(4.0)
+        tr = f32(tr + (1 - keep) * (1.0 - tr))
+        tr = f32(tr + (1 - keep) * (1.0 - tr))
+        self.assertEqual(anchors[0], 7.0 + (3.0 - 5.0))           # h = 1, j = 1: no trend
+        self.assertEqual(anchors[1], 7.0 + (7.0 - 5.0))           # h = 2, j = 2
+        self.assertEqual(anchors[2], 7.0 + (3.0 - 5.0) + tr * (0.5 + 0.25 + 0.125 - 0.5))
 
     def test_padding_changes_nothing_before_it(self):
         times, values = random_streams(8, 2, 120)

@@ -21,6 +21,10 @@ series (seed VALIDATION_SEED, "real") and of fresh synthetic series (seed VALIDA
 same for forecasting every quantile at the anchor ("naive": seasonal naive / last value), and
 the share of targets inside q10..q90.
 
+--exclude-fold I/K leaves fold I of dataset.cv_folds(K) out (cross-validation, RECIPE.md);
+--spec-version 3 trains on the ticks-v2 features (forecaster.FORECAST_SPEC_V3: ticks-v1 plus a
+damped local trend), which the reference runs and the C++ engine does not.
+
 Writes to --out: checkpoint.pt (weights, Adam state, spec, histories) and log.json. Works with
 torch 1.13 (Debian, CPU) and 2.x (CUDA).
 """
@@ -41,10 +45,11 @@ if _TRAIN_DIR not in sys.path:
 
 from training_schedule import sync, training_device, warmup_cosine_lr  # noqa: E402
 from ssm_model import SsmModel  # noqa: E402
-from forecast.dataset import (CROP_TICKS, DEV_DATASETS, MIN_SYNTHETIC_SEED, Pool, load_pool,  # noqa: E402
-                              make_batch, naive_pinball, summarise, synthetic_training_series)
-from forecast.forecaster import (ARCHITECTURE, FORECAST_SPEC, pinball_loss,  # noqa: E402
-                                 quantile_head)
+from forecast.dataset import (CROP_TICKS, DEV_DATASETS, MIN_SYNTHETIC_SEED, Pool, cv_folds,  # noqa: E402
+                              load_pool, make_batch, naive_pinball, summarise,
+                              synthetic_training_series)
+from forecast.forecaster import (ARCHITECTURE, FORECAST_SPEC, architecture_for,  # noqa: E402
+                                 pinball_loss, quantile_head, spec_of_version)
 
 MIN_LR_FRACTION = 0.05
 GRAD_CLIP = 1.0
@@ -55,9 +60,10 @@ VALIDATION_SYNTHETIC_SEED = 2000   # a pool of its own, disjoint from training's
 Z90 = 1.2815515655446004
 
 
-def architecture_of(d_model: int, layers: int) -> Dict:
-    """ARCHITECTURE with another width or depth (development runs compare sizes)."""
-    architecture = json.loads(json.dumps(ARCHITECTURE))
+def architecture_of(d_model: int, layers: int, spec: Dict = FORECAST_SPEC) -> Dict:
+    """ARCHITECTURE with another width or depth (development runs compare sizes) and the
+    spec's input width."""
+    architecture = architecture_for(spec)
     architecture["d_model"] = d_model
     architecture["layers"] = [dict(ARCHITECTURE["layers"][0]) for _ in range(layers)]
     return architecture
@@ -89,22 +95,24 @@ def to_tensors(batch: Dict[str, np.ndarray]) -> Dict[str, torch.Tensor]:
 class Batches(torch.utils.data.Dataset):
     """Batch i of the run, from its own generator (seed, i): the same whichever worker makes it."""
 
-    def __init__(self, pool: Pool, seed: int, batch: int, crop: int):
-        self.pool, self.seed, self.batch, self.crop = pool, seed, batch, crop
+    def __init__(self, pool: Pool, seed: int, batch: int, crop: int, spec: Dict = FORECAST_SPEC):
+        self.pool, self.seed, self.batch, self.crop, self.spec = pool, seed, batch, crop, spec
 
     def __len__(self) -> int:
         return 2 ** 62
 
     def __getitem__(self, index: int) -> Dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, int(index)])
-        return to_tensors(make_batch(self.pool, rng, self.batch, self.crop))
+        return to_tensors(make_batch(self.pool, rng, self.batch, self.crop, self.spec))
 
 
-def validation_sets(pool: Pool, crops: int, crop: int) -> Dict[str, Dict[str, np.ndarray]]:
+def validation_sets(pool: Pool, crops: int, crop: int,
+                    spec: Dict = FORECAST_SPEC) -> Dict[str, Dict[str, np.ndarray]]:
     real = Pool(pool.real, [])
     fresh = Pool([], synthetic_training_series(VALIDATION_SYNTHETIC_SEED, max(8, crops // 4)))
-    return {"real": make_batch(real, np.random.default_rng(VALIDATION_SEED), crops, crop),
-            "synthetic": make_batch(fresh, np.random.default_rng(VALIDATION_SEED), crops, crop)}
+    return {"real": make_batch(real, np.random.default_rng(VALIDATION_SEED), crops, crop, spec),
+            "synthetic": make_batch(fresh, np.random.default_rng(VALIDATION_SEED), crops, crop,
+                                    spec)}
 
 
 def validate(model: SsmModel, sets: Dict[str, Dict[str, np.ndarray]], device, chunk: int,
@@ -157,7 +165,22 @@ def main(argv=None) -> int:
     parser.add_argument("--layers", type=int, default=len(ARCHITECTURE["layers"]))
     parser.add_argument("--dev", action="store_true",
                         help="leave dataset.DEV_DATASETS out of training (development runs)")
+    parser.add_argument("--exclude-fold", metavar="I/K",
+                        help="leave fold I (0..K-1) of dataset.cv_folds(K) out of training "
+                             "(cross-validation runs)")
+    parser.add_argument("--spec-version", type=int, default=FORECAST_SPEC["version"],
+                        help="forecast version: 2 (ticks-v1 features) or 3 (ticks-v2: plus "
+                             "the damped local trend)")
     args = parser.parse_args(argv)
+    spec = spec_of_version(args.spec_version)
+    excluded = list(DEV_DATASETS) if args.dev else []
+    if args.exclude_fold:
+        try:
+            fold, folds = (int(part) for part in args.exclude_fold.split("/"))
+            excluded += cv_folds(folds)[fold]
+        except (ValueError, IndexError):
+            parser.error(f"--exclude-fold {args.exclude_fold!r}: expected I/K with 0 <= I < K, "
+                         "e.g. 0/3")
     if args.steps is None and args.minutes is None:
         parser.error("give --steps, --minutes or both")
     steps = args.steps if args.steps is not None else 2 ** 62
@@ -168,18 +191,19 @@ def main(argv=None) -> int:
     os.makedirs(args.out, exist_ok=True)
     device = training_device(args.device, args.seed)
     started = time.time()
-    pool = load_pool(args.synthetic_seed, args.synthetic_count,
-                     exclude_datasets=DEV_DATASETS if args.dev else ())
-    sets = validation_sets(pool, args.val_crops, args.crop)
+    pool = load_pool(args.synthetic_seed, args.synthetic_count, exclude_datasets=excluded)
+    if excluded:
+        print(f"left out of training: {', '.join(excluded)}", flush=True)
+    sets = validation_sets(pool, args.val_crops, args.crop, spec)
     print(f"{summarise(pool)}; validation {args.val_crops} crops each of real training series "
           f"and fresh synthetic ones ({time.time() - started:.1f} s)", flush=True)
-    model = build_model(args.seed, architecture_of(args.d_model, args.layers)).to(device)
+    model = build_model(args.seed, architecture_of(args.d_model, args.layers, spec)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     parameters = sum(p.numel() for p in model.parameters())
     print(f"model: {parameters} parameters on {device}", flush=True)
 
     loader = torch.utils.data.DataLoader(
-        Batches(pool, args.seed, args.batch, args.crop), batch_size=None,
+        Batches(pool, args.seed, args.batch, args.crop, spec), batch_size=None,
         sampler=range(0, 2 ** 62), num_workers=args.workers,
         pin_memory=device.type == "cuda", persistent_workers=args.workers > 0)
     batches = iter(loader)
@@ -198,7 +222,7 @@ def main(argv=None) -> int:
             flush=True)
 
     def save(step: int, elapsed: float):
-        state = {"architecture": model.architecture, "spec": FORECAST_SPEC,
+        state = {"architecture": model.architecture, "spec": spec,
                  "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                  "optimizer": optimizer.state_dict(), "step": step, "args": vars(args),
                  "train_minutes": elapsed / 60, "history": history, "validation": validation,
@@ -259,10 +283,10 @@ def main(argv=None) -> int:
         run_validation(step, elapsed)
     save(step, elapsed)
     summary = {"steps": step, "minutes": elapsed / 60, "seed": args.seed, "batch": args.batch,
-               "crop": args.crop, "lr": args.lr, "warmup": args.warmup,
+               "crop": args.crop, "lr": args.lr, "excluded": excluded, "warmup": args.warmup,
                "steps_per_second": step / max(elapsed, 1e-9), "device": str(device),
                "torch": torch.__version__, "parameters": parameters,
-               "architecture": model.architecture, "spec": FORECAST_SPEC,
+               "architecture": model.architecture, "spec": spec,
                "sources": summarise(pool), "args": vars(args), "history": history,
                "validation": validation}
     with open(log_path, "w", encoding="utf-8") as handle:
