@@ -4,6 +4,7 @@
 #include <samplerate.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -175,6 +176,14 @@ void StreamResampler::save_state(std::span<float> out) const noexcept {
     for (std::size_t i = 0; i < history_.size(); ++i) {  // oldest first
         out[history_at + i] = history_[(history_head_ + i) % history_.size()];
     }
+}
+
+bool StreamResampler::accepts_state(std::span<const float> in) const noexcept {
+    const auto whole_up_to = [](float value, std::size_t limit) {
+        return value >= 0.0f && value <= static_cast<float>(limit) && std::floor(value) == value;
+    };
+    return in.size() == state_floats() && whole_up_to(in[0], down_ - 1) &&
+           whole_up_to(in[1], latency_) && whole_up_to(in[2], fifo_.size());
 }
 
 void StreamResampler::restore_state(std::span<const float> in) noexcept {

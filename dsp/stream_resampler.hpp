@@ -56,6 +56,10 @@ public:
     [[nodiscard]] std::size_t state_floats() const noexcept;
     void save_state(std::span<float> out) const noexcept;
     void restore_state(std::span<const float> in) noexcept;
+    // Whether `in` can be a saved state: its phase, owed-output and FIFO counts are whole
+    // numbers in their ranges. A snapshot is outside data; restore_state() turns those counts
+    // into integers, which for a negative or huge float is undefined behaviour.
+    [[nodiscard]] bool accepts_state(std::span<const float> in) const noexcept;
     void reset() noexcept;
 
 private:

@@ -45,6 +45,9 @@ public:
     [[nodiscard]] virtual std::size_t state_floats() const noexcept = 0;
     virtual void save_state(std::span<float> out) const noexcept = 0;
     virtual void restore_state(std::span<const float> in) noexcept = 0;
+    // Thread: any. Whether `in` (state_floats() finite floats from outside, e.g. a snapshot)
+    // can be restored; a stage whose state holds counts or positions checks them here.
+    [[nodiscard]] virtual bool accepts_state(std::span<const float>) const noexcept { return true; }
     virtual void reset() noexcept = 0;
 };
 

@@ -86,6 +86,12 @@ void restore_stream(Pipeline& pipeline, std::span<const std::byte> bytes, const 
                                           " holds a non-finite value at index " + std::to_string(k));
             }
         }
+        if (!stage.accepts_state(std::span<const float>(state).subspan(at, count))) {
+            throw StreamSnapshotError(source + ": stage " + std::to_string(i + 1) + " (\"" +
+                                      stage.identity() + "\") holds a state no stream can have "
+                                      "(a count or position that is negative, fractional or out "
+                                      "of range): the snapshot is corrupt. Save the stream again.");
+        }
         at += count;
     }
     pipeline.restore_state(state);

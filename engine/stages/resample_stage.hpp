@@ -24,6 +24,9 @@ public:
     [[nodiscard]] std::size_t state_floats() const noexcept override { return resampler_.state_floats(); }
     void save_state(std::span<float> out) const noexcept override { resampler_.save_state(out); }
     void restore_state(std::span<const float> in) noexcept override { resampler_.restore_state(in); }
+    [[nodiscard]] bool accepts_state(std::span<const float> in) const noexcept override {
+        return resampler_.accepts_state(in);
+    }
     void reset() noexcept override { resampler_.reset(); }
 
 private:
