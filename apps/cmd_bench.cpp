@@ -1,7 +1,10 @@
-// `statestream bench ssm|dsp|engine|enhance|transcribe|forecast|batch`: speed of the SSM core, the
+// `statestream bench ssm|dsp|engine|enhance|transcribe|forecast|soak|batch`: speed of the SSM core, the
 // signal front-ends, the runtime, the two speech chains, the tick forecaster and batches of files, each with ratios against baselines
 // measured in the same run. Benchmarks never pass or fail; they print.
 
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -14,6 +17,7 @@
 #include "bench/bench_engine.hpp"
 #include "bench/bench_enhance.hpp"
 #include "bench/bench_forecast.hpp"
+#include "bench/bench_soak.hpp"
 #include "bench/bench_ssm.hpp"
 #include "bench/bench_transcribe.hpp"
 #include "engine/io/audio_file.hpp"
@@ -141,6 +145,54 @@ Subcommand add_bench_command(CLI::App& parent) {
         try {
             return bench::run_forecast_bench(*forecast);
         } catch (const std::invalid_argument& error) {  // not a forecaster: exit 2
+            throw BadInputError(error.what());
+        }
+    });
+
+    // No --seconds: its length is a step count, the point being what happens after many steps.
+    auto soak = std::make_shared<bench::SoakBenchOptions>();
+    CLI::App* soak_cli = cli->add_subcommand(
+        "soak",
+        "Ten million steps of each shipped model and of a small model of each block type, one "
+        "stream, one step() per call: per-step thread CPU time (p50, p99, p99.9, max) over the "
+        "first and the last million steps beside the clock read alone, and resident memory "
+        "after the first step and after the last; --callgrind-windows instead marks an early and a late window for "
+        "callgrind (scripts/soak_callgrind.sh).");
+    soak_cli->add_option("--steps", soak->steps, "Steps per case")
+        ->check(CLI::Range(std::uint64_t{2}, std::uint64_t{1'000'000'000'000}))
+        ->capture_default_str();
+    soak_cli->add_option("--window", soak->window_steps, "Steps in each timed window (first, last)")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}))
+        ->capture_default_str();
+    soak_cli->add_option("--model", soak->model_paths,
+                         "Model files to soak (repeatable; default: every shipped model)")
+        ->check(CLI::ExistingFile);
+    soak_cli->add_option("--only", soak->only,
+                         "Only cases whose key contains this (keys: shipped file stems, mamba1, "
+                         "mamba2, mamba3-siso, mamba3-mimo, attention)");
+    soak_cli->add_flag("--callgrind-windows", soak->callgrind_windows,
+                       "Untimed: instrument an early and a late window under valgrind --tool=callgrind "
+                       "--instr-atstart=no, dumping each on its own");
+    soak_cli->add_option("--callgrind-window", soak->callgrind_window_steps, "Steps per callgrind window")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{10'000'000}))
+        ->capture_default_str();
+    soak_cli->add_option("--save-states", soak->save_states_dir,
+                         "Save each case's state at the callgrind windows' first steps into this folder");
+    soak_cli->add_option("--states", soak->load_states_dir,
+                         "With --callgrind-windows: start each window from the state --save-states "
+                         "saved there (same --steps), instead of stepping up to it")
+        ->check(CLI::ExistingDirectory);
+    runs->emplace_back(soak_cli, [soak] {
+        if (soak->model_paths.empty()) {
+            const auto dir = find_shipped_model("tiny_mamba2.safetensors").parent_path();
+            for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+                if (entry.path().extension() == ".safetensors") soak->model_paths.push_back(entry.path().string());
+            }
+            std::sort(soak->model_paths.begin(), soak->model_paths.end());
+        }
+        try {
+            return bench::run_soak_bench(*soak);
+        } catch (const std::invalid_argument& error) {  // sizes or --only out of range: exit 2
             throw BadInputError(error.what());
         }
     });

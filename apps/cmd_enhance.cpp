@@ -110,6 +110,9 @@ ExitCode enhance_one_file(const EnhanceArguments& args) {
     engine::EnhanceFileReport report;
     try {
         report = engine::enhance_file(*enhancer.model, args.in, args.out, settings);
+    } catch (const engine::AudioFileWriteError& error) {
+        // Disk full or an I/O error: exit 1, and the message already names the partial file.
+        throw std::runtime_error(error.what());
     } catch (const engine::AudioFileError& error) {
         // A run that failed while writing leaves what it wrote (engine/io/audio_file.hpp).
         const std::string partial = args.out + ".partial";

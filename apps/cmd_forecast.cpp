@@ -421,7 +421,9 @@ ExitCode run_forecast(const ForecastArguments& args) {
         }
     }
     if (failed) return ExitCode::kRuntimeFailure;
-    const bool skipped = totals.source.bad_lines != 0 || forecaster.stats().refused != 0;
+    // A snapshot refused is a stream that could not continue: partial, like a bad line.
+    const bool skipped = totals.source.bad_lines != 0 || forecaster.stats().refused != 0 ||
+                         forecaster.stats().restore_failures != 0;
     return skipped ? ExitCode::kPartialSuccess : ExitCode::kSuccess;
 }
 

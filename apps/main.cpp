@@ -1,7 +1,9 @@
 // statestream: the command-line entry point. Thin by design: parse, call the engine, print,
 // and map every failure onto the exit-code table in docs/cli.md.
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <string>
 #include <vector>
@@ -59,7 +61,15 @@ int main(int argc, char** argv) {
         if (!subcommand.cli->parsed()) continue;
         const std::string name = subcommand.cli->get_name();
         try {
-            return to_int(subcommand.run());
+            const ExitCode code = subcommand.run();
+            // What is still in stdout's buffer goes out here: on a full disk (or /dev/full) a
+            // transcript would otherwise be lost after a run that reports success.
+            if (std::fflush(stdout) != 0) {
+                fmt::print(stderr, "statestream {}: cannot write to standard output ({}); what it "
+                                   "printed is incomplete\n", name, std::strerror(errno));
+                return to_int(ExitCode::kRuntimeFailure);
+            }
+            return to_int(code);
         } catch (const statestream::models::ModelFileError& error) {
             fmt::print(stderr, "statestream {}: {}\n", name, error.what());
             return to_int(ExitCode::kBadInput);

@@ -6,6 +6,8 @@
 
 #include <fmt/core.h>
 
+#include "engine/io/audio_file.hpp"
+
 namespace statestream::apps {
 
 namespace {
@@ -57,6 +59,10 @@ ExitCode run_with_signals(const char* command, engine::Pipeline& pipeline,
                                         });
         } catch (const std::invalid_argument& error) {
             throw BadInputError(error.what());
+        } catch (const engine::AudioFileWriteError&) {
+            throw;  // the environment's fault: exit 1
+        } catch (const engine::AudioFileError& error) {  // an input file that cannot be read
+            throw BadInputError(error.what());
         }
     }
     if (stats_json) fmt::print("{}\n", engine::run_report_json(report));
@@ -71,6 +77,10 @@ ExitCode run_with_signals(const char* command, engine::Pipeline& pipeline,
         case engine::RunEnd::kFailed:
             fmt::print(stderr, "statestream {}: {}\n", command, report.detail);
             return ExitCode::kRuntimeFailure;
+        case engine::RunEnd::kBadInput:
+            fmt::print(stderr, "statestream {}: {} (the output up to this point is kept)\n", command,
+                       report.detail);
+            return ExitCode::kBadInput;
     }
     return ExitCode::kRuntimeFailure;
 }

@@ -1,5 +1,6 @@
 #include "engine/stream_runner.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 #include <limits>
@@ -43,7 +44,12 @@ public:
                     sink_.write(block_);
                     moved = true;
                 }
-                if (finishing) return;
+                if (finishing) {
+                    // The limit is set before finish(): a last block popped before it was set
+                    // is still held by the sink and must be cut too (a 1-sample input file).
+                    apply_limit();
+                    return;
+                }
                 if (!moved) std::this_thread::sleep_for(std::chrono::milliseconds(2));
             }
         } catch (...) {
@@ -93,6 +99,7 @@ const char* run_end_name(RunEnd end) noexcept {
         case RunEnd::kTimeLimit: return "time_limit";
         case RunEnd::kDeviceLost: return "device_lost";
         case RunEnd::kFailed: return "failed";
+        case RunEnd::kBadInput: return "bad_input";
     }
     return "unknown";
 }
@@ -204,9 +211,25 @@ RunReport run_stream(Pipeline& pipeline, const WorkerConfig& worker_config,
                 std::size_t got = 0;
                 try {
                     got = reader->read_mono(block);
+                } catch (const AudioFileError& error) {
+                    report.end = RunEnd::kBadInput;
+                    report.detail = error.what();
+                    break;
                 } catch (const std::exception& error) {
                     report.end = RunEnd::kFailed;
                     report.detail = error.what();
+                    break;
+                }
+                // One NaN would stay in every recurrent state after it and turn all later
+                // outputs into NaN: the block is not pushed, the run ends as enhance's does.
+                const auto bad = std::find_if(block.begin(), block.begin() + static_cast<std::ptrdiff_t>(got),
+                                              [](float x) { return !std::isfinite(x); });
+                if (bad != block.begin() + static_cast<std::ptrdiff_t>(got)) {
+                    report.end = RunEnd::kBadInput;
+                    report.detail = fmt::format(
+                        "'{}': sample {} is {}; fix or cut the input there", options.source,
+                        reader->position() - got + static_cast<std::size_t>(bad - block.begin()),
+                        std::isnan(*bad) ? "NaN" : "infinite");
                     break;
                 }
                 if (got == 0) {

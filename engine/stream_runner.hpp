@@ -41,7 +41,9 @@ struct RunOptions {
     std::function<std::unique_ptr<io::BlockSink>(const StageShape&)> make_sink;
 };
 
-enum class RunEnd { kRunning, kEndOfInput, kStopRequested, kTimeLimit, kDeviceLost, kFailed };
+// kBadInput: the input file failed to read, is truncated or holds a NaN or infinite sample;
+// what came before it was processed and written.
+enum class RunEnd { kRunning, kEndOfInput, kStopRequested, kTimeLimit, kDeviceLost, kFailed, kBadInput };
 [[nodiscard]] const char* run_end_name(RunEnd end) noexcept;
 
 struct RunReport {
@@ -65,7 +67,8 @@ struct RunReport {
 // Thread: setup/control. Runs to the end. `stop` is polled every few milliseconds (a signal
 // handler sets it); `on_poll` (may be empty) runs on the control thread at each poll with the
 // report so far, for statistics on demand. Throws only for setup errors (devices, files) before
-// anything runs; failures while running end the run with RunEnd::kFailed.
+// anything runs; failures while running end the run with RunEnd::kFailed, or kBadInput when the
+// input file is at fault.
 [[nodiscard]] RunReport run_stream(Pipeline& pipeline, const WorkerConfig& worker_config,
                                    const RunOptions& options, const std::atomic<bool>& stop,
                                    const std::function<void(const RunReport&)>& on_poll = {});

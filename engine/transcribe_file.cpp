@@ -50,8 +50,12 @@ Transcript transcribe_file(const models::SsmModel& model, const std::filesystem:
 
     std::unique_ptr<dsp::StreamResampler> resampler;
     if (rate != frontend.sample_rate_hz) {
-        resampler = std::make_unique<dsp::StreamResampler>(dsp::ResamplerConfig{
-            rate, frontend.sample_rate_hz, dsp::ResamplerQuality::kMedium, kReadFrames});
+        try {
+            resampler = std::make_unique<dsp::StreamResampler>(dsp::ResamplerConfig{
+                rate, frontend.sample_rate_hz, dsp::ResamplerQuality::kMedium, kReadFrames});
+        } catch (const std::invalid_argument& error) {  // a rate no resampler takes: the file's fault
+            throw AudioFileError(fmt::format("'{}': {}; resample the file", in.string(), error.what()));
+        }
     }
     dsp::LogMelFrontend features({static_cast<double>(frontend.sample_rate_hz),
                                   frontend.window_samples, frontend.hop_samples, frontend.n_bands});

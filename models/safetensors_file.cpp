@@ -126,14 +126,16 @@ TensorRecord parse_tensor_entry(const std::string& source, const std::string& na
                                                               "truncated."));
     }
     std::uint64_t expected_bytes = 0;
-    if (!checked_multiply(record.element_count, dtype_bytes(record.dtype), expected_bytes) ||
-        end - begin != expected_bytes) {
+    const bool bytes_fit = checked_multiply(record.element_count, dtype_bytes(record.dtype), expected_bytes);
+    if (!bytes_fit || end - begin != expected_bytes) {
+        // Without the overflow case spelled out, a wrapped product would print as "needs 0".
         throw ModelFileError(source, tensor_problem(name, "spans " + std::to_string(end - begin) +
                                                               " bytes but shape " +
                                                               shape_string(record.shape) + " of " +
                                                               std::string(dtype_name(record.dtype)) +
                                                               " needs " +
-                                                              std::to_string(expected_bytes) +
+                                                              (bytes_fit ? std::to_string(expected_bytes)
+                                                                         : std::string("more than 2^64 bytes")) +
                                                               "."));
     }
     // Weights are read in place from the mapping, so each element must sit at its natural

@@ -38,6 +38,9 @@ packages=(
   python3-pocketsphinx pocketsphinx-en-us
   # ... and its C library, linked by `statestream bench transcribe` for the same baseline
   libpocketsphinx-dev
+  # callgrind and <valgrind/callgrind.h>: instructions per step early and late in a soak
+  # (`statestream bench soak --callgrind-windows`, scripts/soak_callgrind.sh)
+  valgrind
 )
 
 missing=()

@@ -34,8 +34,8 @@ constexpr const char* kFeaturesTensor = "features";
 constexpr const char* kReadoutTensor = "readout";
 
 constexpr const char* kStartsFresh =
-    " The stream starts fresh; its snapshot is replaced when it is next saved. Move the file "
-    "away to keep it, or run the model it was saved with.";
+    " The stream starts fresh; the snapshot is moved aside (to the same name + '.refused') so "
+    "that saving the new state does not replace it. Run the model it was saved with to use it.";
 
 struct FileDescriptor {
     int fd;

@@ -300,6 +300,15 @@ void StreamForecaster::Impl::start_stream(std::uint32_t index, std::uint32_t str
         slot.readout.reset();
         ++stats.restore_failures;
         report(failure.what());
+        // Kept aside: the next save would otherwise replace a state that took the right model a
+        // long stream to build (a run started with the wrong model file, say).
+        std::filesystem::path aside = path;
+        aside += ".refused";
+        std::filesystem::rename(path, aside, error);
+        if (error) {
+            report(path.string() + ": cannot move it to " + aside.string() + " (" + error.message() +
+                   "); it is replaced when the stream is next saved");
+        }
     }
 }
 

@@ -48,6 +48,11 @@ AudioFileReader::AudioFileReader(const std::filesystem::path& path) : path_(path
     if (std::filesystem::is_directory(path, ec)) {
         throw AudioFileError(fmt::format("'{}': is a directory, not an audio file", path.string()));
     }
+    // libsndfile says "Format not recognised" for an empty file, which sends people looking for
+    // a codec problem; an empty file is usually a copy or download that never happened.
+    if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == 0 && !ec) {
+        throw AudioFileError(fmt::format("'{}': is empty (0 bytes); nothing to read", path.string()));
+    }
     SF_INFO info{};
     file_ = sf_open(path.c_str(), SFM_READ, &info);
     if (file_ == nullptr) {
@@ -94,7 +99,11 @@ std::size_t AudioFileReader::read_frames(std::span<float> interleaved) {
     }
     const auto frames = static_cast<std::size_t>(got);
     position_ += frames;
-    if (frames == 0 && format_.frames != 0 && position_ < format_.frames) {
+    // Checked at the short read, not only at the empty one after it: callers stop reading at a
+    // short read (it is the end of the data), and a cut file must not pass for a shorter one.
+    // SF_COUNT_MAX: libsndfile does not know the length, so nothing was declared.
+    const bool length_declared = format_.frames != 0 && format_.frames < static_cast<std::uint64_t>(SF_COUNT_MAX);
+    if (frames < wanted && length_declared && position_ < format_.frames) {
         throw AudioFileError(fmt::format("'{}': is truncated: its header declares {} frames, the "
                                          "data ends after {}", path_.string(), format_.frames, position_));
     }
@@ -140,7 +149,7 @@ void AudioFileWriter::write(std::span<const float> interleaved) {
     if (wrote > 0) frames_ += static_cast<std::uint64_t>(wrote);
     if (wrote != frames) {
         const std::string reason = errno != 0 ? std::strerror(errno) : sf_strerror(file_);
-        throw AudioFileError(fmt::format("'{}': wrote {} frames, then failed ({}); the frames before "
+        throw AudioFileWriteError(fmt::format("'{}': wrote {} frames, then failed ({}); the frames before "
                                          "are kept in that file", partial_.string(), frames_, reason));
     }
 }
@@ -150,13 +159,13 @@ void AudioFileWriter::commit() {
     const int status = sf_close(file_);
     file_ = nullptr;
     if (status != 0) {
-        throw AudioFileError(fmt::format("'{}': closing failed ({}); the data written so far is in "
+        throw AudioFileWriteError(fmt::format("'{}': closing failed ({}); the data written so far is in "
                                          "that file", partial_.string(), sf_error_number(status)));
     }
     std::error_code ec;
     std::filesystem::rename(partial_, path_, ec);
     if (ec) {
-        throw AudioFileError(fmt::format("'{}': cannot move '{}' into place ({})", path_.string(),
+        throw AudioFileWriteError(fmt::format("'{}': cannot move '{}' into place ({})", path_.string(),
                                          partial_.string(), ec.message()));
     }
 }

@@ -19,6 +19,13 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// Writing failed once the file was open (disk full, I/O error): the environment's fault, not the
+// input's, so commands exit 1 rather than 2. What was written is kept under "<path>.partial".
+class AudioFileWriteError : public AudioFileError {
+public:
+    using AudioFileError::AudioFileError;
+};
+
 struct AudioFormat {
     std::uint32_t rate_hz = 0;
     std::uint32_t channels = 0;
@@ -38,8 +45,9 @@ public:
     [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 
     // Thread: worker. Reads up to mono.size() frames mixed down to one channel (the mean of the
-    // channels); returns how many it read, 0 at the end. Throws AudioFileError when the file
-    // ends before its header said (truncated) or a read fails, after the frames before it.
+    // channels); returns how many it read, 0 at the end. Throws AudioFileError when a read
+    // fails, and when the data ends before the header's frame count (truncated): at the read
+    // that reaches the cut, whose frames are not returned; the frames of earlier reads stand.
     std::size_t read_mono(std::span<float> mono);
     // Thread: worker. Reads up to interleaved.size() / channels frames, channels interleaved as
     // in the file; returns how many frames it read, 0 at the end. Errors as read_mono.
@@ -74,11 +82,11 @@ public:
     AudioFileWriter(const AudioFileWriter&) = delete;
     AudioFileWriter& operator=(const AudioFileWriter&) = delete;
 
-    // Thread: worker. Interleaved frames; throws AudioFileError naming the file and the
+    // Thread: worker. Interleaved frames; throws AudioFileWriteError naming the file and the
     // system's reason (disk full) when not all could be written.
     void write(std::span<const float> interleaved);
-    // Thread: worker. Flushes, closes and renames into place; throws AudioFileError on failure
-    // (the partial file is kept then, under "<path>.partial").
+    // Thread: worker. Flushes, closes and renames into place; throws AudioFileWriteError on
+    // failure (the partial file is kept then, under "<path>.partial").
     void commit();
 
     [[nodiscard]] std::uint64_t frames_written() const noexcept { return frames_; }
