@@ -193,15 +193,32 @@ LoadedCase load_case(const SoakCase& c) {
     return loaded;
 }
 
+// A case's model with one stream to step: its state, a workspace and the cycle of input rows.
+struct SteppedCase {
+    LoadedCase loaded;
+    const models::SsmModel& model;
+    models::StreamState state;
+    models::ModelWorkspace workspace;
+    std::vector<float> x, y;
+
+    explicit SteppedCase(const SoakCase& c)
+        : loaded(load_case(c)), model(*loaded.model), state(model.make_state()), workspace(model, 1),
+          x(input_rows(model.input_dim())), y(model.output_dim()) {}
+
+    // Step i of the soak: input row i of the cycle.
+    void step(std::uint64_t i) noexcept {
+        const std::size_t in = model.input_dim();
+        const std::size_t r = static_cast<std::size_t>(i % kInputCycleRows);
+        model.step(state, workspace, std::span(x).subspan(r * in, in), y);
+    }
+};
+
 SoakRow soak_case(const SoakCase& c, const SoakBenchOptions& options, std::uint64_t window) {
     const std::uint64_t steps = options.steps;
-    const LoadedCase loaded = load_case(c);
-    const models::SsmModel& model = *loaded.model;
-    models::StreamState state = model.make_state();
-    models::ModelWorkspace workspace(model, 1);
-    const std::size_t in = model.input_dim(), out = model.output_dim();
-    const std::vector<float> x = input_rows(in);
-    std::vector<float> y(out);
+    SteppedCase run(c);
+    const models::SsmModel& model = run.model;
+    models::StreamState& state = run.state;
+    const std::vector<float>& y = run.y;
     WindowTimes times{std::vector<float>(window), std::vector<float>(window)};
     // The states at the callgrind windows' starts are copied into these during the run and
     // written to files after it, so saving allocates nothing between the two RSS readings.
@@ -215,10 +232,7 @@ SoakRow soak_case(const SoakCase& c, const SoakBenchOptions& options, std::uint6
                                     : callgrind_starts(steps, options.callgrind_window_steps);
     timed_run(
         steps, times, pauses,
-        [&](std::uint64_t i) {
-            const std::size_t r = static_cast<std::size_t>(i % kInputCycleRows);
-            model.step(state, workspace, std::span(x).subspan(r * in, in), y);
-        },
+        [&](std::uint64_t i) { run.step(i); },
         [&](std::uint64_t i) {
             // After the first step: the weights' pages and every buffer have been touched.
             if (i == 1) row.rss_start_kib = resident_kib();
@@ -242,17 +256,10 @@ SoakRow soak_case(const SoakCase& c, const SoakBenchOptions& options, std::uint6
 }
 
 void callgrind_case(const SoakCase& c, const SoakBenchOptions& options) {
-    const LoadedCase loaded = load_case(c);
-    const models::SsmModel& model = *loaded.model;
-    models::StreamState state = model.make_state();
-    models::ModelWorkspace workspace(model, 1);
-    const std::size_t in = model.input_dim(), out = model.output_dim();
-    const std::vector<float> x = input_rows(in);
-    std::vector<float> y(out);
-    const auto step = [&](std::uint64_t i) {
-        const std::size_t r = static_cast<std::size_t>(i % kInputCycleRows);
-        model.step(state, workspace, std::span(x).subspan(r * in, in), y);
-    };
+    SteppedCase run(c);
+    const models::SsmModel& model = run.model;
+    models::StreamState& state = run.state;
+    const auto step = [&](std::uint64_t i) { run.step(i); };
     const std::uint64_t steps = options.steps, window = options.callgrind_window_steps;
     const WindowStarts starts = callgrind_starts(steps, window);
     // Dump labels "soak:KEY:early|late:FIRST_STEP:STEPS", read by scripts/soak_callgrind.sh.
