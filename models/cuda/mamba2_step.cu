@@ -129,25 +129,6 @@ __device__ __forceinline__ void stage_bc(const ScanArgs& a, const float* row, un
     __syncthreads();
 }
 
-// One step: a block per (stream, head, tile of rows).
-template <int kVec, class State>
-__global__ void __launch_bounds__(kScanThreads) scan_kernel(ScanArgs a) {
-    extern __shared__ __align__(16) float bc[];  // B {d_state}, then C {d_state}
-    wait_for_previous_kernel();
-    allow_next_kernel();
-    const unsigned H = a.n_heads, heads_per_group = H / a.n_groups;
-    const unsigned tiles = (a.head_dim + a.rows_per_block - 1) / a.rows_per_block;
-    const std::uint64_t items = a.rows * H * tiles;
-    for (std::uint64_t item = blockIdx.x; item < items; item += gridDim.x) {
-        const std::uint64_t head = item / tiles;  // b * H + h: the head's state row
-        const unsigned first = static_cast<unsigned>(item % tiles) * a.rows_per_block;
-        const std::uint64_t b = head / H;
-        const float* row = a.proj + b * a.proj_stride;
-        stage_bc(a, row, static_cast<unsigned>(head % H) / heads_per_group, bc);
-        update_head_rows<kVec, State>(a, head, first, row, bc, a.y + b * a.y_stride);
-    }
-}
-
 // Chunked forward, stage 2: per (stream, conv channel or head), the chunk's tokens in order.
 // Conv channels: the causal conv + SiLU over the raw in_proj values, the conv state shifting
 // a token at a time; head columns: softplus(dt + dt_bias). In place in the projection rows.
@@ -194,11 +175,12 @@ __global__ void __launch_bounds__(kConvThreads) conv_forward_kernel(ConvArgs a) 
     }
 }
 
-// Chunked forward, stage 3: scan_kernel's update with the chunk's tokens walked inside the
-// block: a block's state rows stay where its lanes last wrote them (L1 and L2) from one token
-// to the next. ScanArgs::rows counts streams here; row b * tokens + t is token t of stream b.
+// The SSD update of `tokens` tokens of each stream, a block per (stream, head, tile of rows):
+// a step is tokens = 1; the chunked forward walks its chunk's tokens inside the block, so a
+// block's state rows stay where its lanes last wrote them (L1 and L2) from one token to the
+// next. ScanArgs::rows counts streams; row b * tokens + t is token t of stream b.
 template <int kVec, class State>
-__global__ void __launch_bounds__(kScanThreads) scan_forward_kernel(ScanArgs a, unsigned tokens) {
+__global__ void __launch_bounds__(kScanThreads) scan_kernel(ScanArgs a, unsigned tokens) {
     extern __shared__ __align__(16) float bc[];  // B {d_state}, then C {d_state}
     wait_for_previous_kernel();
     allow_next_kernel();
@@ -244,7 +226,7 @@ cudaError_t mamba2_step(const Mamba2Device& layer, const LayerIo& io) {
     const unsigned tiles = (s.head_dim + rows_per_block - 1) / rows_per_block;
     const unsigned grid = grid_for(io.rows * d.n_heads * tiles);
     status = SS_LAUNCH_SCAN(scan_kernel, vec4, layer.bf16_state, dim3(grid), dim3(kScanThreads), shared,
-                            io.stream, io.programmatic, scan);
+                            io.stream, io.programmatic, scan, 1u);
     if (status != cudaSuccess) return status;
 
     const LinearArgs out = output_projection(io, layer.out_proj, d_inner,
@@ -284,7 +266,7 @@ cudaError_t mamba2_forward(const Mamba2Device& layer, const LayerIo& io, unsigne
     const std::size_t shared = 2 * s.d_state * sizeof(float);
     const unsigned tiles = (s.head_dim + rows_per_block - 1) / rows_per_block;
     const unsigned grid = grid_for(streams * n_heads * tiles);
-    status = SS_LAUNCH_SCAN(scan_forward_kernel, vec4, layer.bf16_state, dim3(grid), dim3(kScanThreads), shared,
+    status = SS_LAUNCH_SCAN(scan_kernel, vec4, layer.bf16_state, dim3(grid), dim3(kScanThreads), shared,
                             io.stream, io.programmatic, scan, tokens);
     if (status != cudaSuccess) return status;
 
